@@ -1,0 +1,3 @@
+"""ContentGuard: self-hosted content moderation."""
+
+__version__ = "0.1.0"

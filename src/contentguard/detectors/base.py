@@ -1,0 +1,91 @@
+"""The detector interface: a name, a version, the kinds it accepts, and `predict(batch)`.
+
+Image detectors split the work into pre-process (per item, thread-safe, run in a pool),
+run (the only batched step) and post-process, the shape that gets throughput on CPUs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from contentguard.media.types import Frame
+from contentguard.schemas import Detection
+from contentguard.settings import Settings
+
+
+@dataclass
+class Signals:
+    """What one detector says about one item: class scores and/or regions."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    detections: list[Detection] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """A pre-processed item: the model input row and what post-processing needs to undo it."""
+
+    tensor: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Detector(ABC):
+    """Base of every detector; subclasses set `name`, `kinds` and `model_name`."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str:
+        """The model this detector runs, as named in results and in the model store."""
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """The model's version string, recorded with every result."""
+
+    @abstractmethod
+    def predict(self, batch: Sequence[Any]) -> list[Signals]:
+        """Signals for each item of `batch`, in order."""
+
+
+class ImageDetector(Detector):
+    """An image detector in three steps; only `run` sees a batch."""
+
+    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+
+    @abstractmethod
+    def preprocess(self, frame: Frame) -> Prepared:
+        """Turn one frame into one model input row (thread-safe, no model call)."""
+
+    @abstractmethod
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """Run the model on a stacked batch; returns one output row per input row."""
+
+    @abstractmethod
+    def postprocess(self, output: np.ndarray, prepared: Prepared, frame: Frame) -> Signals:
+        """Turn one output row into signals, in original-image coordinates."""
+
+    def predict(self, batch: Sequence[Frame]) -> list[Signals]:
+        prepared = [self.preprocess(frame) for frame in batch]
+        return self.predict_prepared(prepared, batch)
+
+    def predict_prepared(self, prepared: Sequence[Prepared], frames: Sequence[Frame]) -> list[Signals]:
+        """Run already pre-processed items in chunks of the configured batch size."""
+        out: list[Signals] = []
+        size = self.settings.batch_size
+        for start in range(0, len(prepared), size):
+            chunk = prepared[start : start + size]
+            outputs = self.run(np.stack([p.tensor for p in chunk]))
+            for row, prep, frame in zip(outputs, chunk, frames[start : start + size], strict=True):
+                out.append(self.postprocess(row, prep, frame))
+        return out

@@ -1,0 +1,42 @@
+"""The detector registry: every detector, built-in or plugin, comes from one entry-point group.
+
+A plugin registers `[project.entry-points."contentguard.detectors"] my-detector = "pkg:Class"`;
+the built-ins are registered the same way in our own pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from contentguard.detectors.base import Detector
+from contentguard.errors import ContentGuardError
+from contentguard.settings import Settings
+
+GROUP = "contentguard.detectors"
+
+
+class UnknownDetector(ContentGuardError):
+    code = "unknown_detector"
+    http_status = 400
+
+
+def available() -> dict[str, type[Detector]]:
+    """Detector classes by name, loaded from the entry-point group."""
+    found: dict[str, type[Detector]] = {}
+    for ep in entry_points(group=GROUP):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Detector)):
+            raise TypeError(f"entry point {ep.name} = {ep.value} is not a Detector subclass")
+        if cls.name != ep.name:
+            raise TypeError(f"entry point {ep.name} loads a detector named {cls.name!r}")
+        found[ep.name] = cls
+    return found
+
+
+def create(name: str, settings: Settings) -> Detector:
+    classes = available()
+    if name not in classes:
+        raise UnknownDetector(
+            f"no detector named {name!r}; installed: {', '.join(sorted(classes)) or 'none'}"
+        )
+    return classes[name](settings)

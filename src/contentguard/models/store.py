@@ -1,0 +1,204 @@
+"""The model store: which models exist, pulling them from package registries, their cards.
+
+Each model is one ONNX file in the model directory next to a JSON card. Nothing comes from
+a model hub: the classifiers are converted from the npm package `nsfwjs`, the detector is the
+file shipped in the PyPI wheel `nudenet`, both pinned by hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.models import nsfwjs_source, nudenet_source
+from contentguard.models.download import Progress, file_sha256
+from contentguard.settings import Settings
+
+Notify = Callable[[str], None]
+
+
+class ModelCard(BaseModel):
+    name: str
+    description: str
+    version: str
+    source: str
+    source_integrity: str
+    file: str
+    sha256: str
+    licence: str
+    classes: list[str]
+    input_size: int
+    parity: str
+    pulled_at: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    version: str
+    licence: str
+    classes: tuple[str, ...]
+    input_size: int
+    parity: str
+    source_integrity: str
+
+
+_NSFW_LICENCE = "MIT (nsfwjs; GantMan/nsfw_model weights)"
+_NSFW_CLASSES = nsfwjs_source.CLASSES
+
+SPECS: dict[str, ModelSpec] = {
+    "nsfw-mobilenet-v2": ModelSpec(
+        name="nsfw-mobilenet-v2",
+        description="GantMan NSFW classifier, MobileNetV2 224 px (default)",
+        version=f"nsfwjs-{nsfwjs_source.VERSION}",
+        licence=_NSFW_LICENCE,
+        classes=_NSFW_CLASSES,
+        input_size=224,
+        parity="max |Δp| vs nsfwjs 4.4.0 (tfjs cpu): see docs/models.md (tests/parity)",
+        source_integrity=nsfwjs_source.INTEGRITY,
+    ),
+    "nsfw-inception-v3": ModelSpec(
+        name="nsfw-inception-v3",
+        description="GantMan NSFW classifier, InceptionV3 299 px (slower, optional)",
+        version=f"nsfwjs-{nsfwjs_source.VERSION}",
+        licence=_NSFW_LICENCE,
+        classes=_NSFW_CLASSES,
+        input_size=299,
+        parity="max |Δp| vs nsfwjs 4.4.0 (tfjs wasm): see docs/models.md (tests/parity)",
+        source_integrity=nsfwjs_source.INTEGRITY,
+    ),
+    "nudenet-320n": ModelSpec(
+        name="nudenet-320n",
+        description="NudeNet 320n detector (YOLOv8n, 18 body-part labels)",
+        version=f"nudenet-{nudenet_source.VERSION}",
+        licence="package metadata says MIT; the wheel's LICENSE file is AGPL-3.0 — check "
+        "before redistributing",
+        classes=nudenet_source.LABELS,
+        input_size=320,
+        parity="detections vs NudeDetector.detect(): see docs/models.md (tests/parity)",
+        source_integrity=f"sha256:{nudenet_source.WHEEL_SHA256}",
+    ),
+}
+
+DEFAULT_MODELS = ("nsfw-mobilenet-v2", "nudenet-320n")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class ModelStore:
+    """Finds, pulls and verifies the models in `settings.model_dir`."""
+
+    _lock = threading.Lock()
+
+    def __init__(
+        self, settings: Settings, *, notify: Notify = _stderr, progress: Progress | None = None
+    ) -> None:
+        self.settings = settings
+        self.root = Path(settings.model_dir).expanduser()
+        self.notify = notify
+        self.progress = progress
+
+    @staticmethod
+    def spec(name: str) -> ModelSpec:
+        try:
+            return SPECS[name]
+        except KeyError:
+            raise ModelUnavailable(
+                f"unknown model {name!r}; known models: {', '.join(SPECS)}"
+            ) from None
+
+    def onnx_path(self, name: str) -> Path:
+        return self.root / f"{self.spec(name).name}.onnx"
+
+    def card_path(self, name: str) -> Path:
+        return self.root / f"{self.spec(name).name}.card.json"
+
+    def card(self, name: str) -> ModelCard | None:
+        path = self.card_path(name)
+        if not path.exists():
+            return None
+        return ModelCard.model_validate_json(path.read_text())
+
+    def is_pulled(self, name: str) -> bool:
+        return self.onnx_path(name).exists() and self.card_path(name).exists()
+
+    def ensure(self, name: str) -> Path:
+        """The model's ONNX path, pulling it first (with a message) when it is missing."""
+        if not self.is_pulled(name):
+            if not self.settings.auto_pull:
+                raise ModelUnavailable(
+                    f"model {name} is not in {self.root}; run `contentguard models pull {name}`"
+                )
+            with self._lock:
+                if not self.is_pulled(name):
+                    self.notify(
+                        f"contentguard: model {name} is not in {self.root} yet; pulling it "
+                        "now (one time)…"
+                    )
+                    self.pull(name)
+        return self.onnx_path(name)
+
+    def pull(self, name: str, *, force: bool = False) -> ModelCard:
+        spec = self.spec(name)
+        dest = self.onnx_path(name)
+        if self.is_pulled(name) and not force:
+            card = self.card(name)
+            assert card is not None
+            return card
+        self.root.mkdir(parents=True, exist_ok=True)
+        downloads = self.root / "downloads"
+        if name.startswith("nsfw-"):
+            tarball = nsfwjs_source.fetch_tarball(
+                self.settings.npm_registry, downloads, self.progress
+            )
+            variant = name.removeprefix("nsfw-").replace("-", "_")
+            nsfwjs_source.save(nsfwjs_source.convert(tarball, variant), dest)
+            nsfwjs_source.self_check(dest)
+            source = f"npm {nsfwjs_source.PACKAGE}@{nsfwjs_source.VERSION} " \
+                     f"{nsfwjs_source.VARIANTS[variant].folder} (converted to ONNX)"
+        else:
+            source = nudenet_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
+        card = ModelCard(
+            name=spec.name,
+            description=spec.description,
+            version=spec.version,
+            source=source,
+            source_integrity=spec.source_integrity,
+            file=dest.name,
+            sha256=file_sha256(dest),
+            licence=spec.licence,
+            classes=list(spec.classes),
+            input_size=spec.input_size,
+            parity=spec.parity,
+            pulled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        tmp = self.card_path(name).with_suffix(".part")
+        tmp.write_text(json.dumps(card.model_dump(), indent=2) + "\n")
+        tmp.replace(self.card_path(name))
+        return card
+
+    def verify(self, name: str) -> ModelCard:
+        """Re-hash the model file against its card; raises on a mismatch or a missing file."""
+        card = self.card(name)
+        if card is None or not self.onnx_path(name).exists():
+            raise ModelUnavailable(f"model {name} is not pulled")
+        actual = file_sha256(self.onnx_path(name))
+        if actual != card.sha256:
+            raise ModelIntegrityError(
+                f"{name}: file sha256 {actual} does not match its card ({card.sha256}); "
+                f"run `contentguard models pull --force {name}`"
+            )
+        if name == "nudenet-320n" and actual != nudenet_source.ONNX_SHA256:
+            raise ModelIntegrityError(f"{name}: not the pinned NudeNet {nudenet_source.VERSION}")
+        return card

@@ -1,0 +1,96 @@
+"""The public result contract: the CLI's `--json`, the HTTP API and the workers emit these objects.
+
+Field names follow DESIGN.md exactly; see docs/result-contract.md for each field's meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["allow", "review", "block"]
+Label = Literal["explicit", "suggestive", "neutral"]
+Kind = Literal["image", "text", "video"]
+ModelStatus = Literal["ok", "error", "skipped"]
+
+ErrorCode = Literal[
+    "unsupported_media",
+    "too_large",
+    "decode_failed",
+    "fetch_failed",
+    "blocked_url",
+    "timeout",
+    "not_found",
+    "invalid_policy",
+    "model_unavailable",
+    "model_integrity",
+    "internal_error",
+]
+
+
+class Detection(BaseModel):
+    """A region a detector found; `box` is [x, y, w, h] in the original image's pixels."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    score: float = Field(ge=0, le=1)
+    box: list[int] = Field(min_length=4, max_length=4)
+    frame: int | None = Field(None, description="Animation frame index the region is on.")
+
+
+class Reason(BaseModel):
+    """Why the decision is what it is: a category over a threshold of the policy."""
+
+    category: str
+    score: float
+    threshold: float
+    action: Decision
+    model: str
+
+
+class ModelRun(BaseModel):
+    name: str
+    version: str
+    status: ModelStatus
+    duration_ms: float
+    error: str | None = None
+
+
+class ModerationResult(BaseModel):
+    id: str = Field(description="sha256 of the content bytes")
+    source: str
+    kind: Kind
+    media_type: str
+    decision: Decision
+    label: Label
+    confidence: float = Field(ge=0, le=1)
+    scores: dict[str, float]
+    categories: dict[str, float]
+    detections: list[Detection]
+    reasons: list[Reason]
+    frames: int = Field(description="Frames looked at (1 for a still image).")
+    total_frames: int = Field(1, description="Frames in the file.")
+    decisive_frame: int | None = Field(
+        None, description="Index of the frame whose scores decided (animations)."
+    )
+    width: int
+    height: int
+    models: list[ModelRun]
+    policy_version: str
+    duration_ms: float
+
+
+class ErrorDetail(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class ErrorResult(BaseModel):
+    source: str
+    error: ErrorDetail
+    duration_ms: float | None = None
+
+
+Outcome = ModerationResult | ErrorResult

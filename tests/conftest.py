@@ -1,0 +1,44 @@
+"""Shared fixtures. Real data lives outside the repo: tests that need it skip on a user's clone
+(with a message) and fail under CI=true, where the data must be present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from contentguard.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip on a developer machine, fail in CI, when something a test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} (required because CI=true)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def data_dir(settings: Settings) -> Path:
+    """`../shared/data` (or CONTENTGUARD_DATA_DIR): the real photos, drawings and bad inputs."""
+    path = settings.data_dir.resolve()
+    require(
+        (path / "images").is_dir(),
+        f"real test data not found at {path}; set CONTENTGUARD_DATA_DIR to the shared data folder",
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def need():
+    """`need(condition, what)`: skip here / fail in CI when a test's prerequisite is missing."""
+    return require
