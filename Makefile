@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 IMAGES ?= $(wildcard ../shared/data/images/photos/*)
 
-.PHONY: setup models run test lint bench
+.PHONY: setup models run test lint bench docs
 
 setup: $(STAMP)
 
@@ -38,3 +38,6 @@ test: models lint
 
 bench: models
 	$(BIN)/contentguard bench
+
+docs: setup
+	$(BIN)/python -m contentguard.settings > docs/settings.md

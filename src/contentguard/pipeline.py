@@ -150,8 +150,14 @@ class Moderator:
 
         fill()
         while pending:
-            jobs = [f.result() for f in pending[:window]]
-            del pending[:window]
+            # Adaptive batch: the next item, plus those after it that are already prepared,
+            # so the models never wait for a whole window to be decoded.
+            count = 1
+            pending[0].result()
+            while count < min(window, len(pending)) and pending[count].done():
+                count += 1
+            jobs = [f.result() for f in pending[:count]]
+            del pending[:count]
             fill()  # keep the pool busy while the models run
             yield from self._finish(jobs)
 

@@ -31,6 +31,12 @@ class CategoryRule(BaseModel):
     max: list[str] | None = Field(None, description="Highest score among these labels.")
     review: float | None = Field(None, ge=0, le=1)
     block: float | None = Field(None, ge=0, le=1)
+    confirm_with: list[str] | None = Field(
+        None,
+        description="A block needs one of these categories to reach `confirm_min` too; "
+        "otherwise the models disagree and the item goes to review.",
+    )
+    confirm_min: float = Field(0.2, ge=0, le=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> CategoryRule:
@@ -69,6 +75,14 @@ class Policy(BaseModel):
     categories: dict[str, CategoryRule]
     on_model_error: Literal["allow", "review", "block"] = "review"
     cascade: Cascade = Field(default_factory=Cascade)
+
+    @model_validator(mode="after")
+    def _confirming_categories_exist(self) -> Policy:
+        for name, rule in self.categories.items():
+            unknown = set(rule.confirm_with or ()) - set(self.categories)
+            if unknown:
+                raise ValueError(f"{name}.confirm_with names unknown categories {sorted(unknown)}")
+        return self
 
     # --- loading ---------------------------------------------------------------------------
     @classmethod
@@ -125,6 +139,14 @@ class Policy(BaseModel):
                 continue
             threshold = rule.block if action == "block" else rule.review
             assert threshold is not None
+            note = None
+            confirming = [categories[c] for c in rule.confirm_with or () if c in categories]
+            if action == "block" and confirming and max(confirming) < rule.confirm_min:
+                action = "review"
+                note = (
+                    f"block needs {' or '.join(rule.confirm_with or ())} >= {rule.confirm_min} "
+                    f"(highest {max(confirming):.3f}); the models disagree, so a person decides"
+                )
             reasons.append(
                 Reason(
                     category=name,
@@ -132,6 +154,7 @@ class Policy(BaseModel):
                     threshold=threshold,
                     action=action,
                     model=model_of.get(rule.detector, rule.detector),
+                    note=note,
                 )
             )
         reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))

@@ -48,6 +48,7 @@ class Reason(BaseModel):
     threshold: float
     action: Decision
     model: str
+    note: str | None = Field(None, description="Why the action differs from the threshold's.")
 
 
 class ModelRun(BaseModel):

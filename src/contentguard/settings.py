@@ -71,11 +71,11 @@ class Settings(BaseSettings):
         "much smaller; see docs/media.md for the accuracy measurement.",
     )
     jpeg_fast_path_factor: int = Field(
-        2,
+        1,
         ge=1,
         le=16,
         description="The fast path keeps a JPEG's shorter side at least this many times the "
-        "largest model input (e.g. 2 × 320 px).",
+        "largest model input (1 × 320 px by default; measured in docs/media.md).",
     )
     decode_timeout_s: float = Field(
         10.0, gt=0, description="Give up on one input after this many seconds."
@@ -97,3 +97,26 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def settings_markdown() -> str:
+    """The settings table of docs/settings.md (a test keeps the file in step with this)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting is an environment variable `CONTENTGUARD_<NAME>` (upper case). "
+        "Generated from `contentguard.settings.Settings`; `make docs` rewrites this file.",
+        "",
+        "| variable | default | what it does |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "(user cache)/contentguard/models" if name == "model_dir" else field.default
+        lines.append(
+            f"| `CONTENTGUARD_{name.upper()}` | `{default}` | {field.description or ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")

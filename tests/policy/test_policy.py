@@ -133,3 +133,30 @@ def test_invalid_policies_are_refused_with_a_clear_message(
 def test_missing_policy_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidPolicy, match="cannot read policy file"):
         Policy.from_file(tmp_path / "nope.yaml")
+
+
+def test_detector_block_without_classifier_support_goes_to_review() -> None:
+    policy = Policy.default()
+    cats = policy.categories_for(signals(CLEAN, {"BUTTOCKS_EXPOSED": 0.83}))
+    (reason,) = policy.reasons_for(cats, {})
+    assert reason.category == "nudity_exposed" and reason.action == "review"
+    assert reason.threshold == policy.categories["nudity_exposed"].block
+    assert "disagree" in (reason.note or "")
+    assert policy.decide([reason], model_failed=False) == "review"
+
+
+def test_detector_block_with_classifier_support_blocks() -> None:
+    policy = Policy.default()
+    suggestive = {"neutral": 0.6, "sexy": 0.4}
+    cats = policy.categories_for(signals(suggestive, {"FEMALE_BREAST_EXPOSED": 0.83}))
+    reasons = policy.reasons_for(cats, {})
+    assert reasons[0].category == "nudity_exposed" and reasons[0].action == "block"
+    assert reasons[0].note is None
+
+
+def test_confirm_with_must_name_existing_categories() -> None:
+    with pytest.raises(InvalidPolicy, match="unknown categories"):
+        Policy.from_yaml(
+            "categories:\n  x: {detector: d, sum: [a], block: 0.5, confirm_with: [nope]}\n",
+            origin="t",
+        )

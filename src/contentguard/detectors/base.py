@@ -62,6 +62,8 @@ class ImageDetector(Detector):
     """An image detector in three steps; only `run` sees a batch."""
 
     kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    #: largest batch one model run takes (None: `settings.batch_size`)
+    max_batch: ClassVar[int | None] = None
 
     @abstractmethod
     def preprocess(self, frame: Frame) -> Prepared:
@@ -82,7 +84,7 @@ class ImageDetector(Detector):
     def predict_prepared(self, prepared: Sequence[Prepared], frames: Sequence[Frame]) -> list[Signals]:
         """Run already pre-processed items in chunks of the configured batch size."""
         out: list[Signals] = []
-        size = self.settings.batch_size
+        size = min(self.settings.batch_size, self.max_batch or self.settings.batch_size)
         for start in range(0, len(prepared), size):
             chunk = prepared[start : start + size]
             outputs = self.run(np.stack([p.tensor for p in chunk]))

@@ -18,6 +18,8 @@ def create_session(model_path: Path, settings: Settings) -> ort.InferenceSession
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # Idle ORT threads spinning for work would steal the cores the decode threads need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
         str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
     )
