@@ -276,7 +276,7 @@ def _verdict(name: str, value: float | None) -> str:
 
 def run_bench(
     settings: Settings, folder: Path, output: Path, *, repeat: int, use_node: bool,
-    console: Console,
+    console: Console, readme: Path | None = None,
 ) -> dict[str, Any]:
     paths = _images(folder)
     decoded = _decoded(paths, settings)
@@ -352,7 +352,24 @@ def run_bench(
     output.with_suffix(".md").write_text(markdown_table(report))
     console.print(markdown_table(report))
     console.print(f"wrote {output} and {output.with_suffix('.md')}")
+    if readme is not None and readme.exists() and update_readme(readme, markdown_table(report)):
+        console.print(f"updated the benchmark table in {readme}")
     return report
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the table between the bench markers of the README; False if no markers."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    readme.write_text(
+        text[: start + len(README_START)] + "\n" + table + text[end:], encoding="utf-8"
+    )
+    return True
 
 
 def _cpu_model() -> str:

@@ -33,8 +33,8 @@ app = typer.Typer(
 models_app = typer.Typer(help="Pull, list and verify the models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DECISION_STYLE = {"allow": "green", "review": "yellow", "block": "bold red"}
 
@@ -259,6 +259,10 @@ def bench(
         Path, typer.Option("--out", help="Where the figures go (JSON).")
     ] = Path("benchmarks/results.json"),
     repeat: Annotated[int, typer.Option(help="Timed repetitions per measurement.")] = 5,
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="README whose table (between bench markers) is rewritten."),
+    ] = Path("README.md"),
     node: Annotated[bool, typer.Option("--node/--no-node", help="Compare with nsfwjs in Node.")] = True,
 ) -> None:
     """Measure speed against the FLOP floor, nsfwjs, NudeNet and plain Pillow."""
@@ -269,7 +273,7 @@ def bench(
     if not folder.is_dir():
         raise _fail(f"benchmark images not found at {folder}; pass --data or set "
                     "CONTENTGUARD_DATA_DIR", 2)
-    run_bench(settings, folder, output, repeat=repeat, use_node=node, console=err)
+    run_bench(settings, folder, output, repeat=repeat, use_node=node, console=err, readme=readme)
 
 
 @app.command()
