@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from contentguard.media.decode import decode
 from contentguard.media.types import Frame
 from contentguard.settings import Settings
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 NUDENET_VERSION = "3.4.2"
 CV2_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 PEOPLE = ("skimage_astronaut.png", "skimage_camera.png", "pillow_hopper.")
@@ -51,22 +49,14 @@ MIN_IOU = 0.9
 MAX_SCORE_DELTA = 0.03
 
 
-def _require(condition: bool, what: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} (required because CI=true)")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="module")
-def nudenet() -> Any:
-    _require(
+def nudenet(need: Any) -> Any:
+    need(
         importlib.util.find_spec("nudenet") is not None,
         f"the reference NudeNet is not installed: pip install nudenet=={NUDENET_VERSION}",
     )
     installed = importlib.metadata.version("nudenet")
-    _require(
+    need(
         installed == NUDENET_VERSION,
         f"nudenet {installed} is installed, the parity is with {NUDENET_VERSION}: "
         f"pip install nudenet=={NUDENET_VERSION}",
@@ -112,7 +102,7 @@ class Photo:
 
 
 @pytest.fixture(scope="module")
-def photos(data_dir: Path, nudenet: Any, settings: Settings) -> list[Photo]:
+def photos(data_dir: Path, nudenet: Any, settings: Settings, need: Any) -> list[Photo]:
     import cv2
 
     found: list[Photo] = []
@@ -125,7 +115,7 @@ def photos(data_dir: Path, nudenet: Any, settings: Settings) -> list[Photo]:
         rgb = _decode(path, settings).pixels
         agree = bgr.shape == rgb.shape and np.array_equal(bgr[..., ::-1], rgb)
         found.append(Photo(path.name, path, rgb, agree))
-    _require(len(found) >= 20, f"expected at least 20 photos OpenCV can read, found {len(found)}")
+    need(len(found) >= 20, f"expected at least 20 photos OpenCV can read, found {len(found)}")
     return found
 
 

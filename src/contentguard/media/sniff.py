@@ -100,6 +100,24 @@ def _refuse(message: str, name: str) -> None:
     raise UnsupportedMedia(message, detected=name)
 
 
+#: magic numbers of image formats we recognise only to refuse them by name
+_REFUSED_IMAGE_PREFIXES: tuple[tuple[tuple[bytes, ...], str], ...] = (
+    ((b"8BPS",), "PSD"),
+    ((b"gimp xcf",), "GIMP XCF"),
+    ((b"\x00\x00\x02\x00",), "CUR (cursor)"),
+    ((b"\x01\xda",), "SGI"),
+    ((b"DDS ",), "DDS"),
+    ((b"BLP0", b"BLP1", b"BLP2"), "BLP"),
+    ((b"qoif",), "QOI"),
+    ((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"), "JPEG 2000"),
+    ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n"), "JPEG XL"),
+    ((b"icns",), "ICNS"),
+    ((b"SIMPLE  =",), "FITS"),
+    ((b"DanM", b"LinS"), "MSP"),
+    ((b"\xd7\xcd\xc6\x9a",), "WMF/EMF"),
+)
+
+
 def _refuse_known(data: bytes, head: bytes) -> None:
     """Raise UnsupportedMedia naming the format if the bytes are a format we recognise."""
     # Video and audio containers.
@@ -134,33 +152,10 @@ def _refuse_known(data: bytes, head: bytes) -> None:
     if head.startswith((b"ID3", b"fLaC")) or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
         _refuse("audio is not supported", "audio")
     # Image formats Pillow could open but we do not accept (rare, fuzzed often, not on the web).
-    if head.startswith(b"8BPS"):
-        _refuse_image("PSD")
-    if head.startswith(b"gimp xcf"):
-        _refuse_image("GIMP XCF")
-    if head.startswith(b"\x00\x00\x02\x00"):
-        _refuse_image("CUR (cursor)")
-    if head.startswith(b"\x01\xda"):
-        _refuse_image("SGI")
-    if head.startswith(b"DDS "):
-        _refuse_image("DDS")
-    if head.startswith((b"BLP0", b"BLP1", b"BLP2")):
-        _refuse_image("BLP")
-    if head.startswith(b"qoif"):
-        _refuse_image("QOI")
-    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
-        _refuse_image("JPEG 2000")
-    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
-        _refuse_image("JPEG XL")
-    if head.startswith(b"icns"):
-        _refuse_image("ICNS")
-    if head.startswith(b"SIMPLE  ="):
-        _refuse_image("FITS")
-    if head.startswith((b"DanM", b"LinS")):
-        _refuse_image("MSP")
-    if head.startswith(b"\xd7\xcd\xc6\x9a") or (
-        head.startswith(b"\x01\x00\x00\x00") and head[40:44] == b" EMF"
-    ):
+    for prefixes, name in _REFUSED_IMAGE_PREFIXES:
+        if head.startswith(prefixes):
+            _refuse_image(name)
+    if head.startswith(b"\x01\x00\x00\x00") and head[40:44] == b" EMF":
         _refuse_image("WMF/EMF")
     if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
         _refuse_image("PostScript/EPS")
