@@ -103,6 +103,8 @@ class Moderator:
             detectors, key=lambda d: d.name in skippable
         )
         self._lazy = {d.name for d in self.detectors if d.name in skippable}
+        for det in self.detectors:
+            det.warm_up()
         self.reduce_to = self._reduce_to()
         workers = settings.workers or (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-prep")

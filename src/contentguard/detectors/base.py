@@ -77,6 +77,11 @@ class ImageDetector(Detector):
     def postprocess(self, output: np.ndarray, prepared: Prepared, frame: Frame) -> Signals:
         """Turn one output row into signals, in original-image coordinates."""
 
+    def warm_up(self) -> None:
+        """One run on a blank frame, so ONNX Runtime's first-run set-up is not billed to a
+        real item (and a broken model fails at start, not on the first upload)."""
+        self.predict([Frame(np.zeros((32, 32, 3), np.uint8))])
+
     def predict(self, batch: Sequence[Frame]) -> list[Signals]:
         prepared = [self.preprocess(frame) for frame in batch]
         return self.predict_prepared(prepared, batch)
