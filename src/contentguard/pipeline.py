@@ -9,6 +9,7 @@ the walk stops at the first frame that is blocked.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ from contentguard.schemas import (
 from contentguard.settings import Settings
 
 CLASSIFIER = "nsfw-classifier"
+log = logging.getLogger("contentguard.pipeline")
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,13 @@ class Moderator:
             detectors, key=lambda d: d.name in skippable
         )
         self._lazy = {d.name for d in self.detectors if d.name in skippable}
+        self.warm_up_errors: dict[str, str] = {}
         for det in self.detectors:
-            det.warm_up()
+            try:
+                det.warm_up()
+            except Exception as exc:  # keep serving with the others; items will say "error"
+                self.warm_up_errors[det.name] = f"{exc.__class__.__name__}: {exc}"
+                log.warning("detector %s failed its warm-up run: %s", det.name, exc)
         self.reduce_to = self._reduce_to()
         workers = settings.workers or (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-prep")

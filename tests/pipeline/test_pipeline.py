@@ -170,6 +170,7 @@ def test_one_model_failing_keeps_the_other_and_never_allows(settings: Settings) 
     from contentguard.detectors.nsfw_classifier import NsfwClassifier
 
     with Moderator(settings, detectors=[NsfwClassifier(settings), broken]) as moderator:
+        assert "nudity-detector" in moderator.warm_up_errors  # found at start, not fatal
         result = moderator.moderate(image_bytes(7), "x.png")
     status = {m.name: m for m in result.models}
     assert status["nsfw-mobilenet-v2"].status == "ok"
