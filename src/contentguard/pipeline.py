@@ -216,15 +216,14 @@ class Moderator:
     def _run_stills(self, jobs: list[_Job]) -> list[_FrameOutcome]:
         outcomes = [_FrameOutcome() for _ in jobs]
         for det in self.detectors:
-            todo = [
-                i for i, out in enumerate(outcomes)
-                if not self.policy.skips(det.name, self.policy.categories_for(out.signals))
-            ]
+            todo: list[int] = []
             for i, out in enumerate(outcomes):
-                if i not in todo:
+                if self.policy.skips(det.name, self.policy.categories_for(out.signals)):
                     out.runs[det.name] = ModelRun(
                         name=det.model_name, version=det.version, status="skipped", duration_ms=0
                     )
+                else:
+                    todo.append(i)
             if not todo:
                 continue
             lazy = [jobs[i] for i in todo if det.name not in jobs[i].prepared]
