@@ -173,6 +173,7 @@ def bench_moderation(
 
         outcomes = run()
         seconds = _median_time(run, repeat, warmup=0)
+        reduce_to = moderator.reduce_to
     skipped = sum(
         1 for o in outcomes if hasattr(o, "models") and any(m.status == "skipped" for m in o.models)
     )
@@ -181,6 +182,7 @@ def bench_moderation(
         "ms_per_image": 1000 * seconds / len(paths),
         "images_per_s": len(paths) / seconds,
         "detector_skipped": skipped,
+        "reduce_to": reduce_to,
         "decisions": {
             d: sum(1 for o in outcomes if getattr(o, "decision", None) == d)
             for d in ("allow", "review", "block")
@@ -206,7 +208,9 @@ def bench_nudenet(paths: list[Path], repeat: int) -> dict[str, Any] | None:
             "paths": [str(p) for p in usable]}
 
 
-def bench_large_jpeg(settings: Settings, source: Path, repeat: int) -> dict[str, Any]:
+def bench_large_jpeg(
+    settings: Settings, source: Path, repeat: int, *, reduce_to: int | None
+) -> dict[str, Any]:
     """A 12-megapixel JPEG (4000×3000, made from a real photo) to the classifier's input."""
     with Image.open(source) as im:
         big = im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
@@ -219,10 +223,6 @@ def bench_large_jpeg(settings: Settings, source: Path, repeat: int) -> dict[str,
     def plain() -> object:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGB").resize((size, size)))
-
-    moderator_reduce = Moderator(settings)  # same reduce_to the pipeline uses
-    reduce_to = moderator_reduce.reduce_to
-    moderator_reduce.close()
 
     def ours() -> object:
         media = decode(data, settings, reduce_to=reduce_to)
@@ -301,7 +301,7 @@ def run_bench(
     largest = max(paths, key=lambda p: p.stat().st_size if p.suffix.lower() in (".jpg", ".jpeg")
                   else 0)
     console.print("12 MP JPEG to model input…")
-    large = bench_large_jpeg(settings, largest, repeat)
+    large = bench_large_jpeg(settings, largest, repeat, reduce_to=full["reduce_to"])
     console.print("peak RSS of a scan process…")
     rss = peak_rss_mb(folder / "photos" if (folder / "photos").is_dir() else folder)
 
@@ -349,10 +349,11 @@ def run_bench(
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
-    output.with_suffix(".md").write_text(markdown_table(report))
-    console.print(markdown_table(report))
+    table = markdown_table(report)
+    output.with_suffix(".md").write_text(table)
+    console.print(table)
     console.print(f"wrote {output} and {output.with_suffix('.md')}")
-    if readme is not None and readme.exists() and update_readme(readme, markdown_table(report)):
+    if readme is not None and readme.exists() and update_readme(readme, table):
         console.print(f"updated the benchmark table in {readme}")
     return report
 
