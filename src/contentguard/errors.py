@@ -70,3 +70,32 @@ class ModelUnavailable(ContentGuardError):
 
 class ModelIntegrityError(ModelUnavailable):
     code = "model_integrity"
+
+
+# --- request-level errors of the HTTP service (same shape, no item) -----------------------------
+class BadRequest(ContentGuardError):
+    """The request itself is malformed: no image in it, a bad URL, too many items."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class InvalidRequest(ContentGuardError):
+    """The request parses but a field is invalid (FastAPI's validation errors land here)."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class Overloaded(ContentGuardError):
+    """More items are waiting for the models than `max_queue`; the client should retry."""
+
+    code = "overloaded"
+    http_status = 429
+
+
+class NotReady(ContentGuardError):
+    """The models are still loading (or failed to load); `/readyz` says which."""
+
+    code = "not_ready"
+    http_status = 503

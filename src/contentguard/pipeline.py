@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import get_args
 
+from contentguard import metrics
 from contentguard.detectors import registry
 from contentguard.detectors.base import ImageDetector, Prepared, Signals
 from contentguard.errors import ContentGuardError
@@ -256,7 +257,10 @@ class Moderator:
                     duration_ms=round(p_ms + share, 3), error=f"{exc.__class__.__name__}: {exc}",
                 )
             return
-        share = _ms((time.perf_counter() - t) / len(frames))
+        elapsed = time.perf_counter() - t
+        metrics.MODEL_RUN_SECONDS.labels(det.name).observe(elapsed)
+        metrics.MODEL_BATCH_SIZE.labels(det.name).observe(len(frames))
+        share = _ms(elapsed / len(frames))
         for out, sig, p_ms in zip(outcomes, signals, prep_ms, strict=True):
             out.signals[det.name] = sig
             out.runs[det.name] = ModelRun(
@@ -366,6 +370,8 @@ class Moderator:
         code = exc.code if exc.code in get_args(ErrorCode) else "internal_error"
         return ErrorResult(
             source=source,
-            error=ErrorDetail(code=code, message=exc.message),
+            error=ErrorDetail(
+                code=code, message=exc.message, upstream_status=exc.details.get("upstream_status")
+            ),
             duration_ms=_ms(time.perf_counter() - started),
         )

@@ -26,6 +26,12 @@ ErrorCode = Literal[
     "model_unavailable",
     "model_integrity",
     "internal_error",
+    # request-level (HTTP service): no item is involved
+    "bad_request",
+    "invalid_request",
+    "overloaded",
+    "not_ready",
+    "method_not_allowed",
 ]
 
 
@@ -86,10 +92,16 @@ class ModerationResult(BaseModel):
 class ErrorDetail(BaseModel):
     code: ErrorCode
     message: str
+    upstream_status: int | None = Field(
+        None, description="fetch_failed: the HTTP status the remote server answered with."
+    )
 
 
 class ErrorResult(BaseModel):
-    source: str
+    """An item that could not be moderated; the HTTP service's request errors share this shape
+    (with `source` null when no item is involved)."""
+
+    source: str | None
     error: ErrorDetail
     duration_ms: float | None = None
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_cache_dir
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 NsfwVariant = Literal["mobilenet_v2", "inception_v3"]
 
@@ -86,11 +86,84 @@ class Settings(BaseSettings):
         None, description="YAML policy replacing the built-in default."
     )
 
+    # --- URL fetching ---------------------------------------------------------------------------
+    fetch_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Private networks (comma-separated CIDRs, e.g. `10.0.0.0/8`) URLs may point "
+        "into, for on-premise use. Empty: only public addresses are fetched.",
+    )
+    fetch_connect_timeout_s: float = Field(5.0, gt=0, description="URL fetch: connect timeout.")
+    fetch_read_timeout_s: float = Field(
+        10.0, gt=0, description="URL fetch: longest wait for the next bytes of the response."
+    )
+    fetch_total_timeout_s: float = Field(
+        30.0, gt=0, description="URL fetch: give up after this long, retries included."
+    )
+    fetch_retries: int = Field(
+        2, ge=0, le=10, description="URL fetch: retries (with backoff) on timeouts and 5xx."
+    )
+    fetch_max_redirects: int = Field(
+        3, ge=0, le=10, description="URL fetch: redirects followed, each one re-checked."
+    )
+    fetch_user_agent: str = Field(
+        "ContentGuard/0.1 (+content moderation)", description="URL fetch: User-Agent header."
+    )
+
+    # --- HTTP service ----------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `contentguard serve` binds (loopback).")
+    port: int = Field(8000, ge=0, le=65535, description="Port `contentguard serve` listens on.")
+    max_request_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Largest request body (a batch); enforced while the body streams in.",
+    )
+    max_batch_items: int = Field(32, ge=1, le=256, description="Items in one batch request.")
+    microbatch_size: int = Field(
+        16, ge=1, le=256, description="Most items concurrent requests share in one model run."
+    )
+    microbatch_wait_ms: float = Field(
+        4.0, ge=0, le=1000, description="Longest an item waits for others to join its batch."
+    )
+    max_queue: int = Field(
+        256, ge=1, description="Items waiting for the models before requests get 429."
+    )
+    results_cache_size: int = Field(
+        4096, ge=0, description="Recent results kept in memory for `GET /v1/results/{id}`."
+    )
+    results_ttl_s: float = Field(
+        3600.0, gt=0, description="How long a result stays readable from `/v1/results/{id}`."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated). "
+        "Empty: CORS off.",
+    )
+
     # --- data for tests and benchmarks -------------------------------------------------------
     data_dir: Path = Field(
         Path("../shared/data"),
         description="Real test data (photos, drawings, animated, bad inputs, text).",
     )
+
+    @field_validator("fetch_allow_networks", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """Lists come from the environment as comma-separated text."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network (CIDR): {net!r}") from exc
+        return value
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +184,12 @@ def settings_markdown() -> str:
         "|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        default = "(user cache)/contentguard/models" if name == "model_dir" else field.default
+        if name == "model_dir":
+            default = "(user cache)/contentguard/models"
+        elif field.default_factory is list:
+            default = ""
+        else:
+            default = field.default
         lines.append(
             f"| `CONTENTGUARD_{name.upper()}` | `{default}` | {field.description or ''} |"
         )
