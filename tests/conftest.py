@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contentguard.pipeline import Moderator
 from contentguard.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -42,3 +43,10 @@ def data_dir(settings: Settings) -> Path:
 def need():
     """`need(condition, what)`: skip here / fail in CI when a test's prerequisite is missing."""
     return require
+
+
+@pytest.fixture(scope="session")
+def shared_moderator(settings: Settings):
+    """One loaded moderator (real models) for every test that only needs *a* moderator."""
+    with Moderator(settings) as moderator:
+        yield moderator

@@ -74,6 +74,9 @@ class _Job:
     cpu_ms: float = 0.0  # read + hash + decode + pre-process time of this item
 
 
+PreparedItem = _Job  # what `Moderator.prepare` hands to `Moderator.finish`; opaque to callers
+
+
 @dataclass
 class _FrameOutcome:
     signals: dict[str, Signals] = field(default_factory=dict)
@@ -170,6 +173,21 @@ class Moderator:
             del pending[:count]
             fill()  # keep the pool busy while the models run
             yield from self._finish(jobs)
+
+    def prepare(self, item: Item) -> PreparedItem:
+        """Stage 1 alone (read, hash, decode, pre-process), for callers that batch stage 2
+        themselves across requests (the HTTP service's micro-batcher)."""
+        return self._prepare(item)
+
+    def prepare_async(self, item: Item) -> Future[PreparedItem]:
+        """`prepare` on the moderator's own thread pool, so decoding never oversubscribes."""
+        return self._pool.submit(self._prepare, item)
+
+    def finish(self, prepared: Sequence[PreparedItem]) -> list[Outcome]:
+        """Stage 2 alone: one batched model run per detector over `prepared`, in order."""
+        outcomes = list(self._finish(list(prepared)))
+        assert not any(isinstance(o, Skipped) for o in outcomes)
+        return outcomes  # type: ignore[return-value]
 
     # --- stage 1: thread pool ----------------------------------------------------------
     def _prepare(self, item: Item, skip_ids: set[str] | frozenset[str] = frozenset()) -> _Job:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 
-import numpy as np
 import pytest
-from PIL import Image
+from samples import gif_bytes, image_bytes
 
 from contentguard.detectors.nudity_detector import NudityDetector
 from contentguard.detectors.onnx_session import create_session
@@ -21,22 +19,6 @@ CONTRACT_FIELDS = {
     "id", "source", "kind", "media_type", "decision", "label", "confidence", "scores",
     "categories", "detections", "reasons", "frames", "models", "policy_version", "duration_ms",
 }
-
-
-def image_bytes(seed: int, size: tuple[int, int] = (160, 120), fmt: str = "PNG") -> bytes:
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
-    pixels = (base + rng.integers(0, 40, base.shape)).clip(0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def gif_bytes(frames: int) -> bytes:
-    images = [Image.new("RGB", (48, 32), (i * 12 % 256, 80, 200 - i * 5)) for i in range(frames)]
-    buffer = io.BytesIO()
-    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=50)
-    return buffer.getvalue()
 
 
 def with_cascade(policy: Policy, enabled: bool, safe_below: float = 0.1) -> Policy:

@@ -1,0 +1,104 @@
+"""`create_app(settings)`: the FastAPI application of `contentguard serve`.
+
+Models load and warm up in the background once the app starts; `/readyz` turns 200 after.
+Layers of middleware, outermost first: request metrics, CORS (only when origins are set),
+the streaming body limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from contentguard import __version__
+from contentguard.pipeline import Moderator
+from contentguard.server import errors, routes_api, routes_health, routes_ui
+from contentguard.server.engine import Engine
+from contentguard.server.limits import BodyLimit
+from contentguard.server.observe import RequestMetrics
+from contentguard.settings import Settings, get_settings
+
+_MULTIPART_SLACK = 64 * 1024  # headers and boundaries around one upload
+
+DESCRIPTION = """Self-hosted content moderation. Send an image (upload, raw body or URL) and get
+per-class scores, a decision (`allow` / `review` / `block`) with its reasons, and the regions
+that triggered it. Every error has the same shape: `{"source", "error": {"code", "message"}}`."""
+
+
+def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
+    single = settings.max_bytes + _MULTIPART_SLACK
+
+    def limit_for(path: str) -> int:
+        return settings.max_request_bytes if path.startswith("/v1/moderate/batch") else single
+
+    return limit_for
+
+
+def create_app(settings: Settings | None = None, *, moderator: Moderator | None = None) -> FastAPI:
+    """Build the app. Pass `moderator` to share one already loaded (tests, embedding)."""
+    settings = settings or get_settings()
+    engine = Engine(settings, make_moderator=(lambda: moderator) if moderator is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(asyncio.to_thread(engine.load))
+        try:
+            yield
+        finally:
+            await loading
+            engine.close(own_moderator=moderator is None)
+
+    app = FastAPI(
+        title="ContentGuard",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(routes_api.router)
+    app.include_router(routes_health.router)
+    app.include_router(routes_ui.router)
+    app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
+
+    _register_schemas(app)
+    app.add_middleware(BodyLimit, limit_for=_body_limit(settings))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(RequestMetrics)
+    return app
+
+
+def _register_schemas(app: FastAPI) -> None:
+    """Add the JSON request bodies (declared through openapi_extra) to the schema's components."""
+    from pydantic.json_schema import models_json_schema
+
+    base = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        _, defs = models_json_schema(
+            [(m, "validation") for m in routes_api.EXTRA_SCHEMAS],
+            ref_template="#/components/schemas/{model}",
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,136 @@
+"""`/v1`: moderate an image, a batch, and read a recent result back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from contentguard.errors import NotFound
+from contentguard.schemas import ErrorResult, ModerationResult, Outcome
+from contentguard.server import inputs
+from contentguard.server.auth import Principal, authorize
+from contentguard.server.engine import Engine
+from contentguard.server.errors import status_of
+
+router = APIRouter(prefix="/v1", tags=["moderation"])
+
+Client = Annotated[Principal, Depends(authorize("client"))]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+class BatchResponse(BaseModel):
+    results: list[ModerationResult | ErrorResult]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "Bad request or a refused URL (`bad_request`, `blocked_url`)",
+        413: "Over a byte, pixel or frame limit (`too_large`)",
+        415: "Not an image we accept (`unsupported_media`)",
+        422: "Undecodable image or invalid field (`decode_failed`, `invalid_request`)",
+        429: "Too many items waiting (`overloaded`); retry after `Retry-After`",
+        502: "The URL's server failed (`fetch_failed`, with `upstream_status`)",
+        503: "Models still loading (`not_ready`)",
+        504: "Fetching or decoding took too long (`timeout`)",
+        404: "No recent result with this id (`not_found`)",
+    }
+    return {s: {"model": ErrorResult, "description": described[s]} for s in statuses}
+
+
+_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The image."},
+                        "url": {"type": "string", "description": "Or: an http(s) URL to fetch."},
+                    },
+                }
+            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/UrlRequest"}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "url": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/moderate/image",
+    summary="Moderate one image (upload, raw body or URL)",
+    response_model=ModerationResult,
+    responses=_errors(400, 413, 415, 422, 429, 502, 503, 504),
+    openapi_extra=_IMAGE_BODY,
+)
+async def moderate_image(request: Request, engine: EngineDep, client: Client) -> JSONResponse:
+    """Send the image as a multipart `file`, as the raw body with its `image/*` type, or a
+    JSON `{"url": …}`; get the result contract back, or its error object with a 4xx/5xx."""
+    engine.require_ready()
+    item = await inputs.single(request, engine.settings)
+    outcome: Outcome = item if isinstance(item, ErrorResult) else await engine.moderate(item)
+    return JSONResponse(outcome.model_dump(mode="json"), status_code=status_of(outcome))
+
+
+@router.post(
+    "/moderate/batch",
+    summary="Moderate up to 32 images in one request",
+    response_model=BatchResponse,
+    responses=_errors(400, 413, 415, 429, 503),
+    openapi_extra=_BATCH_BODY,
+)
+async def moderate_batch(request: Request, engine: EngineDep, client: Client) -> BatchResponse:
+    """Multipart `file` parts and `url` fields, or JSON `{"items": [...]}`. Results come in
+    request order; an item that fails is an error object in its place, not a failed request."""
+    engine.require_ready()
+    items = await inputs.batch(request, engine.settings)
+    return BatchResponse(results=await engine.moderate_all(items))
+
+
+@router.get(
+    "/results/{result_id}",
+    summary="A recent result by its id (the sha256 of the content)",
+    response_model=ModerationResult,
+    responses=_errors(404),
+)
+async def get_result(
+    result_id: Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="sha256 hex")],
+    engine: EngineDep,
+    client: Client,
+) -> ModerationResult:
+    result = engine.results.get(result_id)
+    if result is None:
+        raise NotFound(f"no recent result with id {result_id} (results are kept in memory for "
+                       f"{engine.settings.results_ttl_s:g} s)")
+    return result
+
+
+# The JSON request bodies appear in the schema through openapi_extra; register their models.
+EXTRA_SCHEMAS = (inputs.UrlRequest, inputs.BatchRequest)
