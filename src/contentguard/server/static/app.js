@@ -1,0 +1,696 @@
+/* ContentGuard web UI: sends images to the same /v1 API any client uses and shows the result.
+ *
+ * No build step and no dependencies. Every piece of text that comes from the API or from a
+ * file name is inserted with textContent, never as HTML.
+ */
+"use strict";
+
+(() => {
+  const API_IMAGE = "v1/moderate/image"; // relative: works under a path prefix too
+  const HISTORY_KEY = "contentguard.history.v1";
+  const HISTORY_LIMIT = 25;
+  const THUMB_SIZE = 320; // px, longest side; also the preview kept after a reload
+
+  const $ = (id) => document.getElementById(id);
+  const MAX_BYTES = Number(document.body.dataset.maxBytes) || Infinity;
+  const MAX_BATCH = Number(document.body.dataset.maxBatch) || 32;
+
+  const el = {
+    dropzone: $("dropzone"),
+    fileInput: $("file-input"),
+    urlForm: $("url-form"),
+    urlInput: $("url-input"),
+    urlSubmit: $("url-submit"),
+    status: $("status"),
+    error: $("error"),
+    errorCode: $("error-code"),
+    errorSource: $("error-source"),
+    errorMessage: $("error-message"),
+    placeholder: $("placeholder"),
+    placeholderTitle: $("placeholder-title"),
+    placeholderText: $("placeholder-text"),
+    result: $("result"),
+    source: $("result-source"),
+    meta: $("result-meta"),
+    decision: $("decision"),
+    label: $("label"),
+    stage: $("stage"),
+    image: $("result-image"),
+    boxes: $("boxes"),
+    imageNote: $("image-note"),
+    blurToggle: $("blur-toggle"),
+    blurText: $("blur-text"),
+    frames: $("frames"),
+    reasons: $("reasons"),
+    scores: $("scores"),
+    detections: $("detections"),
+    modelsBody: $("models-body"),
+    timing: $("timing"),
+    historyList: $("history-list"),
+    historyEmpty: $("history-empty"),
+    historyClear: $("history-clear"),
+  };
+
+  /** Object URLs of files checked since this page loaded (history id -> URL). */
+  const objectUrls = new Map();
+  /** The history entry on display, if any. */
+  let shown = null;
+  /** Aborts the check in flight when a new one starts, so an old answer never lands late. */
+  let running = null;
+
+  // ---- small helpers ------------------------------------------------------------------------
+
+  function make(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function formatBytes(n) {
+    if (n >= 1048576) return `${+(n / 1048576).toFixed(1)} MB`;
+    if (n >= 1024) return `${+(n / 1024).toFixed(1)} KB`;
+    return `${n} bytes`;
+  }
+
+  const pct = (x) => `${(Number(x) * 100).toFixed(1)}%`;
+  const num = (x) => Number(x).toFixed(2);
+  const ms = (x) => `${Number(x).toFixed(1)} ms`;
+  const humanLabel = (s) => String(s).toLowerCase().replace(/_/g, " ");
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  /** The live region: read out always; `quiet` hides it on screen when the panel already shows it. */
+  function setStatus(text, quiet = false) {
+    el.status.textContent = text;
+    el.status.classList.toggle("visually-hidden", quiet);
+  }
+
+  // ---- the checks ---------------------------------------------------------------------------
+
+  function begin(what) {
+    if (running) running.abort();
+    running = new AbortController();
+    // Nothing stale stays on screen while a new image is checked.
+    shown = null;
+    el.result.hidden = true;
+    el.error.hidden = true;
+    el.boxes.replaceChildren();
+    el.image.removeAttribute("src");
+    el.placeholder.hidden = false;
+    el.placeholder.classList.add("busy");
+    el.placeholderTitle.textContent = "Checking…";
+    el.placeholderText.textContent = what;
+    el.result.setAttribute("aria-busy", "true");
+    el.dropzone.classList.add("busy");
+    markCurrentInHistory();
+    return running;
+  }
+
+  function end(run) {
+    if (running !== run) return;
+    running = null;
+    el.placeholder.classList.remove("busy");
+    el.result.removeAttribute("aria-busy");
+    el.dropzone.classList.remove("busy");
+  }
+
+  /** The API's answer as {result} or {error, source}; never throws for HTTP errors. */
+  async function readOutcome(response) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+    if (response.ok && data && typeof data === "object" && typeof data.decision === "string") {
+      return { result: data };
+    }
+    if (data && data.error && typeof data.error.code === "string") {
+      return { error: data.error, source: data.source };
+    }
+    return {
+      error: {
+        code: `http_${response.status}`,
+        message: `The server answered HTTP ${response.status} ${response.statusText || ""} without a result.`.trim(),
+      },
+    };
+  }
+
+  async function post(init, signal) {
+    try {
+      const outcome = await readOutcome(await fetch(API_IMAGE, { method: "POST", signal, ...init }));
+      return signal.aborted ? null : outcome;
+    } catch (err) {
+      if (signal.aborted || (err && err.name === "AbortError")) return null;
+      return { error: { code: "network_error", message: `Could not reach the server: ${err.message || err}` } };
+    }
+  }
+
+  async function checkFiles(fileList, how) {
+    let files = Array.from(fileList || []);
+    if (!files.length) return;
+    let skipped = 0;
+    if (files.length > MAX_BATCH) {
+      skipped = files.length - MAX_BATCH;
+      files = files.slice(0, MAX_BATCH);
+    }
+    const run = begin(files.length === 1 ? displayName(files[0], how) : `${files.length} images`);
+    const entries = [];
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i];
+      const name = displayName(file, how);
+      if (files.length > 1) el.placeholderText.textContent = `${name} (${i + 1} of ${files.length})`;
+      setStatus(`Checking ${name}…`, true);
+      const entry = await checkFile(file, name, run.signal);
+      if (!entry) return; // a newer check took over
+      entries.push(entry);
+      addToHistory(entry);
+      show(entry);
+    }
+    end(run);
+    if (entries.length > 1 || skipped) summarise(entries, skipped);
+  }
+
+  function displayName(file, how) {
+    if (how === "paste" && (!file.name || /^image\.\w+$/.test(file.name))) {
+      const time = new Date().toTimeString().slice(0, 8);
+      return `pasted image ${time}`;
+    }
+    return file.name || "upload";
+  }
+
+  async function checkFile(file, name, signal) {
+    const entry = { id: newId(), kind: "file", name, at: Date.now() };
+    if (file.size > MAX_BYTES) {
+      entry.error = {
+        code: "too_large",
+        message: `${name} is ${formatBytes(file.size)}; this server accepts images up to ${formatBytes(MAX_BYTES)}.`,
+        client: true,
+      };
+      return entry;
+    }
+    const form = new FormData();
+    form.append("file", file, name);
+    const outcome = await post({ body: form }, signal);
+    if (!outcome) return null;
+    if (outcome.error) {
+      entry.error = outcome.error;
+      return entry;
+    }
+    entry.result = outcome.result;
+    const url = URL.createObjectURL(file);
+    objectUrls.set(entry.id, url);
+    entry.thumb = await thumbnail(url);
+    if (signal.aborted) return null;
+    return entry;
+  }
+
+  async function checkUrl(raw) {
+    const url = raw.trim();
+    if (!url) {
+      setStatus("Enter the URL of an image first.");
+      el.urlInput.focus();
+      return;
+    }
+    const run = begin(url);
+    setStatus(`Checking ${url}…`, true);
+    const outcome = await post(
+      { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ url }) },
+      run.signal,
+    );
+    if (!outcome) return;
+    const entry = { id: newId(), kind: "url", name: url, url, at: Date.now() };
+    if (outcome.error) entry.error = outcome.error;
+    else entry.result = outcome.result;
+    end(run);
+    addToHistory(entry);
+    show(entry);
+  }
+
+  function summarise(entries, skipped) {
+    const failed = entries.filter((e) => e.error).length;
+    const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    const results = plural(entries.length - failed, "result", "results");
+    let text = `Checked ${plural(entries.length, "image", "images")}: ${results}, ${failed} refused.`;
+    if (skipped) text += ` ${plural(skipped, "more was", "more were")} not sent (at most ${MAX_BATCH} at a time).`;
+    setStatus(`${text} Pick one under “This session” to see it.`);
+  }
+
+  /** A small JPEG data URL of the image, or null when the browser cannot draw it (e.g. TIFF). */
+  function thumbnail(src) {
+    return new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => {
+        try {
+          const scale = Math.min(1, THUMB_SIZE / Math.max(img.naturalWidth, img.naturalHeight));
+          const canvas = document.createElement("canvas");
+          canvas.width = Math.max(1, Math.round(img.naturalWidth * scale));
+          canvas.height = Math.max(1, Math.round(img.naturalHeight * scale));
+          const ctx = canvas.getContext("2d");
+          ctx.fillStyle = "#fff"; // transparent PNGs would turn black in a JPEG
+          ctx.fillRect(0, 0, canvas.width, canvas.height);
+          ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+          resolve(canvas.toDataURL("image/jpeg", 0.72));
+        } catch (_) {
+          resolve(null);
+        }
+      };
+      img.onerror = () => resolve(null);
+      img.src = src;
+    });
+  }
+
+  // ---- showing an entry -----------------------------------------------------------------------
+
+  function show(entry) {
+    shown = entry;
+    el.placeholder.hidden = true;
+    if (entry.error) showError(entry);
+    else showResult(entry);
+    markCurrentInHistory();
+  }
+
+  function showError(entry) {
+    const err = entry.error;
+    el.result.hidden = true;
+    el.boxes.replaceChildren();
+    el.image.removeAttribute("src");
+    el.errorCode.textContent = err.code;
+    el.errorSource.textContent = entry.name;
+    let message = err.message || "The image was refused.";
+    if (err.upstream_status) message += ` (the remote server answered HTTP ${err.upstream_status})`;
+    if (err.client) message += " It was not sent.";
+    el.errorMessage.textContent = message;
+    el.error.hidden = false;
+    setStatus(`Refused: ${entry.name} (${err.code}): ${message}`, true);
+  }
+
+  function showResult(entry) {
+    const r = entry.result;
+    el.error.hidden = true;
+
+    el.source.textContent = r.source || entry.name;
+    el.source.title = r.source || entry.name;
+    const meta = [r.media_type, `${r.width} × ${r.height} px`, `policy ${r.policy_version}`];
+    el.meta.textContent = meta.join(" · ");
+
+    el.decision.textContent = r.decision;
+    el.decision.dataset.decision = r.decision;
+    el.label.textContent = `${r.label} · ${pct(r.confidence)}`;
+    el.label.dataset.label = r.label;
+
+    renderReasons(r);
+    renderScores(r.scores || {});
+    renderDetections(r.detections || [], (r.total_frames || 1) > 1);
+    renderModels(r);
+    renderFrames(r);
+    setImage(entry);
+
+    const flagged = r.decision !== "allow";
+    // Blur only the regions when every flag comes from them: a detector's category score is the
+    // score of one of its detections. A flag from the classifier judges the whole image.
+    const dets = r.detections || [];
+    const fromRegions = (reason) => dets.some((d) => Math.abs(d.score - reason.score) < 1e-4);
+    const wholeFlag = (r.reasons || []).some((x) => x.action !== "allow" && !fromRegions(x));
+    const regions = dets.length > 0 && !(flagged && wholeFlag);
+    el.stage.classList.toggle("regions", regions);
+    el.stage.classList.toggle("whole", !regions);
+    el.blurText.textContent = regions ? "Blur the regions found" : "Blur the image";
+    el.blurToggle.checked = flagged;
+    applyBlur();
+
+    el.result.hidden = false;
+    setStatus(`${r.source || entry.name}: ${r.decision}, ${r.label} (${pct(r.confidence)}).`, true);
+  }
+
+  function renderReasons(r) {
+    el.reasons.replaceChildren();
+    const reasons = r.reasons || [];
+    if (!reasons.length) {
+      el.reasons.append(make("li", "reason reason-none", "No policy category reached a review or block threshold."));
+    }
+    for (const reason of reasons) {
+      const li = make("li", "reason");
+      li.dataset.testid = "reason";
+      const head = make("div", "reason-head");
+      head.append(make("strong", "reason-category", humanLabel(reason.category)));
+      const action = make("span", "pill", reason.action);
+      action.classList.add(`pill-${reason.action}`);
+      head.append(action);
+      li.append(head);
+      const score = `score ${num(reason.score)} ≥ threshold ${num(reason.threshold)} · ${reason.model}`;
+      li.append(make("div", "reason-score", score));
+      if (reason.note) li.append(make("div", "reason-note", reason.note));
+      el.reasons.append(li);
+    }
+    const categories = Object.entries(r.categories || {});
+    if (categories.length) {
+      const li = make("li", "categories muted");
+      li.textContent = `Policy categories: ${categories.map(([k, v]) => `${humanLabel(k)} ${num(v)}`).join(" · ")}`;
+      el.reasons.append(li);
+    }
+  }
+
+  function renderScores(scores) {
+    el.scores.replaceChildren();
+    const sorted = Object.entries(scores).sort((a, b) => b[1] - a[1]);
+    for (const [name, value] of sorted) {
+      const row = make("div", "score-row");
+      row.dataset.testid = "score-row";
+      row.dataset.class = name;
+      row.dataset.value = String(value);
+      const label = make("span", "score-name", name);
+      const bar = make("div", "bar");
+      bar.setAttribute("role", "meter");
+      bar.setAttribute("aria-label", name);
+      bar.setAttribute("aria-valuemin", "0");
+      bar.setAttribute("aria-valuemax", "1");
+      bar.setAttribute("aria-valuenow", String(value));
+      bar.setAttribute("aria-valuetext", pct(value));
+      const fill = make("div", "bar-fill");
+      fill.classList.add(`bar-${name}`);
+      fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
+      bar.append(fill);
+      row.append(label, bar, make("span", "score-value", pct(value)));
+      el.scores.append(row);
+    }
+  }
+
+  function renderDetections(detections, animated) {
+    el.detections.replaceChildren();
+    if (!detections.length) {
+      el.detections.append(make("li", "muted", "No regions found."));
+      return;
+    }
+    for (const d of detections) {
+      const [x, y, w, h] = d.box;
+      let text = `${humanLabel(d.label)} — ${pct(d.score)} at ${x}, ${y} (${w} × ${h} px)`;
+      if (animated && d.frame !== null && d.frame !== undefined) text += `, frame ${d.frame}`;
+      const li = make("li", "detection", text);
+      li.dataset.testid = "detection";
+      el.detections.append(li);
+    }
+  }
+
+  function renderModels(r) {
+    el.modelsBody.replaceChildren();
+    for (const m of r.models || []) {
+      const tr = make("tr");
+      tr.dataset.testid = "model-row";
+      const name = make("td");
+      name.append(make("span", "model-name", m.name), make("span", "model-version muted", ` ${m.version}`));
+      if (m.error) name.append(make("div", "model-error", m.error));
+      const status = make("td");
+      const pill = make("span", "pill", m.status);
+      pill.classList.add(`pill-status-${m.status}`);
+      status.append(pill);
+      const time = make("td", "num", ms(m.duration_ms));
+      time.dataset.testid = "model-duration";
+      tr.append(name, status, time);
+      el.modelsBody.append(tr);
+    }
+    el.timing.textContent = `Total ${ms(r.duration_ms)} on the server · id ${String(r.id).slice(0, 12)}…`;
+    el.timing.title = `Result id ${r.id}`;
+  }
+
+  function renderFrames(r) {
+    const total = r.total_frames || 1;
+    if (total <= 1) {
+      el.frames.hidden = true;
+      el.frames.textContent = "";
+      return;
+    }
+    let text = `Animation: ${r.frames} of ${total} frames checked`;
+    if (r.decisive_frame !== null && r.decisive_frame !== undefined) text += `; frame ${r.decisive_frame} decided`;
+    el.frames.textContent = `${text}.`;
+    el.frames.hidden = false;
+  }
+
+  function setImage(entry) {
+    const r = entry.result;
+    el.boxes.replaceChildren();
+    el.imageNote.hidden = true;
+    el.stage.hidden = false;
+    let src = null;
+    if (entry.kind === "url") {
+      src = entry.url;
+    } else {
+      src = objectUrls.get(entry.id) || null;
+      if (!src && entry.thumb) {
+        src = entry.thumb;
+        note("The original file is not kept after a reload; this is a small preview.");
+      }
+    }
+    el.image.alt = `The checked image, ${r.source || entry.name}`;
+    el.image.dataset.entry = entry.id;
+    if (!src) {
+      el.image.removeAttribute("src");
+      el.stage.hidden = true;
+      note("No preview of this image is kept.");
+      return;
+    }
+    el.image.referrerPolicy = "no-referrer";
+    el.image.src = src;
+    if (el.image.complete && el.image.naturalWidth) drawBoxes();
+  }
+
+  function note(text) {
+    el.imageNote.textContent = text;
+    el.imageNote.hidden = false;
+  }
+
+  el.image.addEventListener("load", () => {
+    if (shown && el.image.dataset.entry === shown.id) drawBoxes();
+  });
+  el.image.addEventListener("error", () => {
+    if (!shown || !shown.result || el.image.dataset.entry !== shown.id || !el.image.getAttribute("src")) return;
+    el.stage.hidden = true;
+    note("This browser cannot display the image (or it could not be loaded here); the result still applies.");
+  });
+
+  /** Detection boxes over the image, scaled from the result's pixels to the displayed size. */
+  function drawBoxes() {
+    el.boxes.replaceChildren();
+    if (!shown || !shown.result || el.stage.hidden) return;
+    const r = shown.result;
+    const shownW = el.image.clientWidth;
+    const shownH = el.image.clientHeight;
+    if (!shownW || !shownH || !r.width || !r.height) return;
+    const sx = shownW / r.width;
+    const sy = shownH / r.height;
+    for (const d of r.detections || []) {
+      const [x, y, w, h] = d.box;
+      const box = make("div", "box");
+      box.dataset.testid = "box";
+      box.dataset.label = d.label;
+      box.style.left = `${x * sx}px`;
+      box.style.top = `${y * sy}px`;
+      box.style.width = `${Math.max(2, w * sx)}px`;
+      box.style.height = `${Math.max(2, h * sy)}px`;
+      const tag = make("span", "box-label", `${humanLabel(d.label)} ${Math.round(d.score * 100)}%`);
+      if (y * sy < 20) tag.classList.add("inside");
+      box.append(tag);
+      el.boxes.append(box);
+    }
+  }
+
+  if (window.ResizeObserver) new ResizeObserver(() => drawBoxes()).observe(el.image);
+  else window.addEventListener("resize", drawBoxes);
+
+  function applyBlur() {
+    el.stage.classList.toggle("blurred", el.blurToggle.checked);
+  }
+
+  el.blurToggle.addEventListener("change", applyBlur);
+
+  // ---- history (this tab only: sessionStorage) ------------------------------------------------
+
+  function loadHistory() {
+    try {
+      const list = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
+      return Array.isArray(list) ? list.filter((e) => e && typeof e.id === "string") : [];
+    } catch (_) {
+      return [];
+    }
+  }
+
+  function saveHistory(list) {
+    let items = list.slice(0, HISTORY_LIMIT);
+    for (;;) {
+      try {
+        if (items.length) sessionStorage.setItem(HISTORY_KEY, JSON.stringify(items));
+        else sessionStorage.removeItem(HISTORY_KEY);
+        return;
+      } catch (_) {
+        // Over the storage quota: drop the oldest previews first, then the oldest entries.
+        let i = items.length - 1;
+        while (i >= 0 && !items[i].thumb) i--;
+        if (i >= 0) items[i] = { ...items[i], thumb: null };
+        else if (items.length > 1) items = items.slice(0, -1);
+        else return;
+      }
+    }
+  }
+
+  function addToHistory(entry) {
+    const list = loadHistory();
+    list.unshift(entry);
+    saveHistory(list);
+    renderHistory();
+  }
+
+  function renderHistory() {
+    const list = loadHistory();
+    el.historyList.replaceChildren();
+    el.historyEmpty.hidden = list.length > 0;
+    el.historyClear.disabled = list.length === 0;
+    for (const entry of list) {
+      const li = make("li");
+      const button = make("button", "history-item");
+      button.type = "button";
+      button.dataset.testid = "history-item";
+      button.dataset.id = entry.id;
+      const flagged = entry.result && entry.result.decision !== "allow";
+      if (entry.thumb) {
+        const img = make("img", flagged ? "thumb thumb-blurred" : "thumb");
+        img.alt = "";
+        img.src = entry.thumb;
+        button.append(img);
+      } else {
+        button.append(make("span", "thumb thumb-none", entry.kind === "url" ? "URL" : entry.error ? "!" : "—"));
+      }
+      const text = make("span", "history-text");
+      const name = make("span", "history-name", entry.name);
+      name.title = entry.name;
+      const line = make("span", "history-line");
+      if (entry.result) {
+        const pill = make("span", "pill", entry.result.decision);
+        pill.classList.add(`pill-${entry.result.decision}`);
+        line.append(pill, make("span", "history-label", `${entry.result.label} ${pct(entry.result.confidence)}`));
+      } else {
+        line.append(make("span", "pill pill-error", "error"), make("span", "history-label", entry.error.code));
+      }
+      text.append(name, line);
+      button.append(text);
+      button.addEventListener("click", () => {
+        if (running) {
+          running.abort();
+          end(running);
+        }
+        show(entry);
+        const panel = entry.error ? el.error : el.result;
+        if (panel.getBoundingClientRect().top < 0 || panel.getBoundingClientRect().top > window.innerHeight) {
+          panel.scrollIntoView({ block: "start" });
+        }
+      });
+      li.append(button);
+      el.historyList.append(li);
+    }
+    markCurrentInHistory();
+  }
+
+  function markCurrentInHistory() {
+    for (const button of el.historyList.querySelectorAll(".history-item")) {
+      if (shown && button.dataset.id === shown.id) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+  }
+
+  el.historyClear.addEventListener("click", () => {
+    saveHistory([]);
+    for (const [id, url] of objectUrls) {
+      if (!shown || shown.id !== id) URL.revokeObjectURL(url);
+    }
+    objectUrls.clear();
+    renderHistory();
+    setStatus("History cleared.");
+  });
+
+  // ---- input: picker, keyboard, drag and drop, paste, URL ------------------------------------
+
+  el.fileInput.addEventListener("change", () => {
+    const files = Array.from(el.fileInput.files || []);
+    el.fileInput.value = ""; // choosing the same file again still fires "change"
+    checkFiles(files, "picker");
+  });
+
+  el.dropzone.addEventListener("click", () => el.fileInput.click());
+  el.dropzone.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      el.fileInput.click();
+    }
+  });
+
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
+  let dragDepth = 0;
+
+  // The whole page accepts a drop (a near miss must not navigate away to the file); the drop
+  // zone lights up while something is dragged over the page.
+  document.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event) && !event.dataTransfer?.types?.includes("text/uri-list")) return;
+    dragDepth += 1;
+    el.dropzone.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) el.dropzone.classList.remove("dragging");
+  });
+  document.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+  });
+  document.addEventListener("drop", (event) => {
+    dragDepth = 0;
+    el.dropzone.classList.remove("dragging");
+    const data = event.dataTransfer;
+    if (!data) return;
+    if (data.files && data.files.length) {
+      event.preventDefault();
+      checkFiles(data.files, "drop");
+      return;
+    }
+    // An image dragged from another tab arrives as its address. Other drops (text into the URL
+    // field) keep the browser's default.
+    const uris = (data.getData("text/uri-list") || "").split(/\r?\n/);
+    const uri = uris.map((line) => line.trim()).find((line) => line && !line.startsWith("#"));
+    if (uri) {
+      event.preventDefault();
+      el.urlInput.value = uri;
+      checkUrl(uri);
+    }
+  });
+
+  document.addEventListener("paste", (event) => {
+    const data = event.clipboardData;
+    if (!data) return;
+    const target = event.target;
+    const editing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
+    if (editing && data.getData("text/plain")) return; // pasting text into a field
+    let files = Array.from(data.files || []);
+    if (!files.length && data.items) {
+      files = Array.from(data.items)
+        .filter((item) => item.kind === "file")
+        .map((item) => item.getAsFile())
+        .filter(Boolean);
+    }
+    files = files.filter((f) => !f.type || f.type.startsWith("image/"));
+    if (!files.length) return;
+    event.preventDefault();
+    checkFiles(files, "paste");
+  });
+
+  el.urlForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    checkUrl(el.urlInput.value);
+  });
+
+  // ---- start ------------------------------------------------------------------------------------
+
+  renderHistory();
+  document.documentElement.classList.add("js");
+})();

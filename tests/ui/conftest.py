@@ -1,0 +1,120 @@
+"""Browser fixtures: Debian's chromium driven by Playwright (never a downloaded browser) against
+the real app and models, served by uvicorn on a free local port."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from contentguard.pipeline import Moderator
+from contentguard.server import create_app
+from contentguard.settings import Settings
+
+CHROMIUM = Path(os.environ.get("CONTENTGUARD_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).parent / "artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+
+expect.set_options(timeout=15_000)
+
+
+@contextmanager
+def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
+    """Run `app` with uvicorn in a thread on 127.0.0.1 (a free port); yield its base URL once
+    `/readyz` answers 200, i.e. the models are loaded."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="ui-test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped before it started (see the log above)"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        while httpx.get(f"{base}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, f"{base}/readyz not 200 after {ready_timeout} s"
+            time.sleep(0.05)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def serve(
+    settings: Settings, shared_moderator: Moderator
+) -> Callable[..., AbstractContextManager[str]]:
+    """`with serve(moderator=None, **setting_overrides) as base_url:` the real app, running.
+    Local fetches are allowed so the URL flow can use a server on 127.0.0.1."""
+
+    def make(moderator: Moderator | None = None, **overrides: object) -> AbstractContextManager[str]:
+        overrides.setdefault("fetch_allow_networks", ["127.0.0.0/8"])
+        app = create_app(settings.model_copy(update=overrides), moderator=moderator or shared_moderator)
+        return serve_app(app)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def base_url(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """The app most tests share (default policy and limits)."""
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser(need: Callable[[bool, str], None]) -> Iterator[Browser]:
+    need(
+        CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK),
+        f"Debian chromium not found: apt-get install chromium (looked for {CHROMIUM}; "
+        "CONTENTGUARD_CHROMIUM names another)",
+    )
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """`open_page(url, width=1280, height=900)`: a fresh context (so an empty sessionStorage)
+    with the page loaded and its script running. An uncaught script error fails the test."""
+    contexts = []
+    errors: list[str] = []
+
+    def make(url: str, width: int = DESKTOP["width"], height: int = DESKTOP["height"]) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        expect(page.locator("html.js")).to_have_count(1)  # app.js ran to its end
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
