@@ -1,4 +1,4 @@
-"""The `contentguard` command line: check, scan, models, bench.
+"""The `contentguard` command line: check, scan, serve, models, bench.
 
 Exit codes: 0 every input was moderated, 1 some input failed (or a model is unavailable),
 2 usage errors (bad options, unreadable policy).
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contentguard import __version__
-from contentguard.errors import ContentGuardError, InvalidPolicy, UnsupportedMedia
+from contentguard.errors import ContentGuardError, InvalidPolicy
 from contentguard.media import read_file, read_stream
 from contentguard.pipeline import Item, Moderator, Skipped
 from contentguard.policy import Policy
@@ -66,15 +66,19 @@ def _items(paths: list[str], settings: Settings) -> Iterator[Item]:
     for raw in paths:
         if raw == "-":
             yield Item("<stdin>", lambda: read_stream(sys.stdin.buffer, settings))
-        elif raw.startswith(("http://", "https://")):
-            def refuse(url: str = raw) -> bytes:
-                raise UnsupportedMedia(
-                    f"URL input is not supported yet ({url}); download it and pass the file"
-                )
-            yield Item(raw, refuse)
+        elif raw.lower().startswith(("http://", "https://")):
+            yield Item(raw, lambda url=raw: _fetch_url(url, settings))
         else:
             path = Path(raw)
             yield Item(raw, lambda p=path: read_file(p, settings))
+
+
+def _fetch_url(url: str, settings: Settings) -> bytes:
+    """The body at `url`, fetched with the SSRF guards of docs/url-fetching.md; a failure
+    raises a ContentGuardError, which the pipeline turns into that item's error result."""
+    from contentguard.media.fetch import fetch_sync
+
+    return fetch_sync(url, settings).data
 
 
 PolicyOpt = Annotated[
@@ -94,7 +98,7 @@ CascadeOpt = Annotated[
 
 @app.command()
 def check(
-    paths: Annotated[list[str], typer.Argument(help="Image files, or - for stdin.")],
+    paths: Annotated[list[str], typer.Argument(help="Image files, http(s) URLs, or - for stdin.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="One result object per line (the result contract).")
     ] = False,
@@ -274,6 +278,66 @@ def bench(
         raise _fail(f"benchmark images not found at {folder}; pass --data or set "
                     "CONTENTGUARD_DATA_DIR", 2)
     run_bench(settings, folder, output, repeat=repeat, use_node=node, console=err, readme=readme)
+
+
+@app.command("bench-load")
+def bench_load(
+    duration: Annotated[float, typer.Option(help="Seconds of load per concurrency level.")] = 20.0,
+    soak: Annotated[
+        float, typer.Option(help="Seconds of the RSS soak run at 16 clients (0 skips it).")
+    ] = 300.0,
+    clients: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,16,64",
+    output: Annotated[
+        Path, typer.Option("--out", help="Folder for load.json and load.md.")
+    ] = Path("benchmarks"),
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Image folder (default: <data_dir>/images).")
+    ] = None,
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="README whose section (between load markers) is rewritten."),
+    ] = Path("README.md"),
+) -> None:
+    """Load the HTTP service at 1–64 concurrent clients against in-process throughput."""
+    from contentguard.bench_load import run_bench_load
+
+    try:
+        levels = [int(part) for part in clients.split(",") if part.strip()]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise _fail(f"--clients must be positive whole numbers, comma-separated, not {clients!r}", 2)
+    settings = get_settings()
+    folder = data or settings.data_dir / "images"
+    if not folder.is_dir():
+        raise _fail(f"benchmark images not found at {folder}; pass --data or set "
+                    "CONTENTGUARD_DATA_DIR", 2)
+    run_bench_load(settings, folder, output, duration=duration, soak=soak, clients=levels,
+                   console=err, readme=readme)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: the `host` setting, "
+                                                  "127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the `port` setting, 8000).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP API and the web UI (models load in the background; see /readyz)."""
+    import uvicorn
+
+    from contentguard.server import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"ContentGuard {__version__}: web UI at http://{shown}:{port}/ , API docs at /docs, "
+              "ready when /readyz answers 200")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]listening on {host}: anyone who can reach it can use the API "
+                  "(accounts arrive with issue #5)[/yellow]")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
 @app.command()

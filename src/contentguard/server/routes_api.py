@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["moderation"])
 Client = Annotated[Principal, Depends(authorize("client"))]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
