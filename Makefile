@@ -41,7 +41,15 @@ browser:
 lint: setup
 	$(BIN)/ruff check src tests tools
 
-test: models lint browser
+# The training extra (torch CPU build, sentence-transformers) is for tests and training only.
+TRAIN_STAMP := $(VENV)/.train-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	rm -f $(VENV)/.train-*
+	touch $@
+
+test: models lint browser $(TRAIN_STAMP)
 	$(BIN)/pytest
 
 bench: models

@@ -50,3 +50,11 @@ def shared_moderator(settings: Settings):
     """One loaded moderator (real models) for every test that only needs *a* moderator."""
     with Moderator(settings) as moderator:
         yield moderator
+
+
+@pytest.fixture(scope="session")
+def shared_text_moderator(settings: Settings):
+    """One loaded text moderator (real models, default policy)."""
+    from contentguard.text_moderation import TextModerator
+
+    return TextModerator(settings)

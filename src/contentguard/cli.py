@@ -44,7 +44,7 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _moderator(settings: Settings, policy_file: Path | None, cascade: bool | None) -> Moderator:
+def _policy(settings: Settings, policy_file: Path | None, cascade: bool | None) -> Policy:
     try:
         policy = Policy.from_file(policy_file) if policy_file else None
         if policy is None and settings.policy_file:
@@ -56,10 +56,30 @@ def _moderator(settings: Settings, policy_file: Path | None, cascade: bool | Non
         policy = policy.model_copy(
             update={"cascade": policy.cascade.model_copy(update={"enabled": cascade})}
         )
+    return policy
+
+
+def _moderator(settings: Settings, policy_file: Path | None, cascade: bool | None) -> Moderator:
+    policy = _policy(settings, policy_file, cascade)
     try:
         return Moderator(settings, policy)
     except ContentGuardError as exc:
         raise _fail(exc.message, 1) from exc
+
+
+def _texts(texts: list[str], text_file: str | None) -> list[tuple[str, str]]:
+    """(source, text) pairs: each --text, then each line of --text-file (`-`: stdin)."""
+    pairs = [(f"text[{n}]", t) for n, t in enumerate(texts)]
+    if text_file is not None:
+        try:
+            stream = sys.stdin if text_file == "-" else open(text_file, encoding="utf-8")  # noqa: SIM115
+            with stream:
+                lines = [line.rstrip("\r\n") for line in stream]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"cannot read {text_file}: {exc}", 2) from exc
+        name = "<stdin>" if text_file == "-" else text_file
+        pairs += [(f"{name}:{n + 1}", line) for n, line in enumerate(lines) if line.strip()]
+    return pairs
 
 
 def _items(paths: list[str], settings: Settings) -> Iterator[Item]:
@@ -98,25 +118,57 @@ CascadeOpt = Annotated[
 
 @app.command()
 def check(
-    paths: Annotated[list[str], typer.Argument(help="Image files, http(s) URLs, or - for stdin.")],
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Image files, http(s) URLs, or - for stdin.")
+    ] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="A text to moderate (repeatable).")
+    ] = None,
+    text_file: Annotated[
+        str | None,
+        typer.Option("--text-file", help="Moderate each line of FILE as a text (- for stdin)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One result object per line (the result contract).")
     ] = False,
     policy: PolicyOpt = None,
     cascade: CascadeOpt = None,
 ) -> None:
-    """Moderate images: decision, label with confidence, class scores and nudity regions."""
+    """Moderate images (decision, label, class scores, nudity regions) and texts (offensive,
+    hate, spam, profanity, with the words that drove them)."""
     settings = get_settings()
-    failed = 0
-    with _moderator(settings, policy, cascade) as moderator:
-        for outcome in moderator.moderate_many(_items(paths, settings)):
-            assert not isinstance(outcome, Skipped)
-            failed += isinstance(outcome, ErrorResult)
-            if as_json:
-                print(outcome.model_dump_json(exclude_none=False), flush=True)
-            else:
-                _print_outcome(outcome)
-    raise typer.Exit(1 if failed else 0)
+    texts = _texts(text or [], text_file)
+    if not paths and not texts:
+        raise _fail("nothing to check: give image paths or URLs, --text or --text-file", 2)
+    outcomes: list[Outcome] = []
+    if texts:
+        outcomes += _check_texts(settings, texts, policy)
+        for outcome in outcomes:
+            _show(outcome, as_json)
+    if paths:
+        with _moderator(settings, policy, cascade) as moderator:
+            for outcome in moderator.moderate_many(_items(paths, settings)):
+                assert not isinstance(outcome, Skipped)
+                outcomes.append(outcome)
+                _show(outcome, as_json)
+    raise typer.Exit(1 if any(isinstance(o, ErrorResult) for o in outcomes) else 0)
+
+
+def _check_texts(settings: Settings, texts: list[tuple[str, str]], policy_file: Path | None) -> list[Outcome]:
+    from contentguard.text_moderation import TextModerator
+
+    try:
+        moderator = TextModerator(settings, _policy(settings, policy_file, None))
+    except ContentGuardError as exc:
+        raise _fail(exc.message, 1) from exc
+    return moderator.moderate_many(texts)
+
+
+def _show(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        print(outcome.model_dump_json(exclude_none=False), flush=True)
+    else:
+        _print_outcome(outcome)
 
 
 def _print_outcome(outcome: Outcome) -> None:
@@ -129,11 +181,14 @@ def _print_outcome(outcome: Outcome) -> None:
         return
     r: ModerationResult = outcome
     style = DECISION_STYLE[r.decision]
-    frames = f"  frames {r.frames}/{r.total_frames}" if r.total_frames > 1 else ""
+    if r.kind == "text":
+        what = f"text, {r.frames} chunk{'s' if r.frames > 1 else ''}"
+    else:
+        frames = f"  frames {r.frames}/{r.total_frames}" if r.total_frames > 1 else ""
+        what = f"{r.media_type} {r.width}×{r.height}{frames}"
     out.print(
         f"[bold]{r.source}[/bold]  [{style}]{r.decision.upper()}[/{style}]  "
-        f"{r.label} {r.confidence:.0%}  {r.media_type} {r.width}×{r.height}{frames}  "
-        f"{r.duration_ms:.0f} ms",
+        f"{r.label} {r.confidence:.0%}  {what}  {r.duration_ms:.0f} ms",
         highlight=False,
     )
     table = Table(box=None, show_header=False, padding=(0, 2))
@@ -147,6 +202,9 @@ def _print_outcome(outcome: Outcome) -> None:
             f"{reason.action} ({reason.model})",
             highlight=False,
         )
+        if reason.evidence:
+            words = ", ".join(f"{e.text!r} @{e.start}" for e in reason.evidence)
+            out.print(f"    evidence: {words}", highlight=False)
     for det in r.detections:
         where = f" frame {det.frame}" if det.frame is not None and r.total_frames > 1 else ""
         out.print(f"  region: {det.label} {det.score:.2f} box {det.box}{where}", highlight=False)

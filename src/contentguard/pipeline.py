@@ -101,8 +101,13 @@ class Moderator:
             Policy.from_file(settings.policy_file) if settings.policy_file else Policy.default()
         )
         if detectors is None:
-            wanted = list(dict.fromkeys(rule.detector for rule in self.policy.categories.values()))
-            detectors = [registry.create(name, settings) for name in wanted]  # type: ignore[misc]
+            classes = registry.available()
+            wanted = dict.fromkeys(rule.detector for rule in self.policy.categories.values())
+            detectors = [
+                registry.create(name, settings)  # type: ignore[misc]
+                for name in wanted
+                if name not in classes or "image" in classes[name].kinds  # unknown: say so
+            ]
         # Detectors the cascade may skip run last, once the others' scores are known.
         skippable = set(self.policy.cascade.skip) if self.policy.cascade.enabled else set()
         self.detectors: list[ImageDetector] = sorted(

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Decision = Literal["allow", "review", "block"]
-Label = Literal["explicit", "suggestive", "neutral"]
+# Images: the three-way answer; texts: the strongest text category, or neutral.
+Label = Literal["explicit", "suggestive", "neutral", "hate", "offensive", "profanity", "spam"]
 Kind = Literal["image", "text", "video"]
 ModelStatus = Literal["ok", "error", "skipped"]
 
@@ -46,6 +47,17 @@ class Detection(BaseModel):
     frame: int | None = Field(None, description="Animation frame index the region is on.")
 
 
+class Evidence(BaseModel):
+    """A span of the original text that drove a text score: [start, end) in characters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    weight: float = Field(description="How much this span moved the score (model-specific scale).")
+
+
 class Reason(BaseModel):
     """Why the decision is what it is: a category over a threshold of the policy."""
 
@@ -55,6 +67,9 @@ class Reason(BaseModel):
     action: Decision
     model: str
     note: str | None = Field(None, description="Why the action differs from the threshold's.")
+    evidence: list[Evidence] | None = Field(
+        None, description="Texts: the words or spans that drove the score, strongest first."
+    )
 
 
 class ModelRun(BaseModel):
@@ -77,13 +92,13 @@ class ModerationResult(BaseModel):
     categories: dict[str, float]
     detections: list[Detection]
     reasons: list[Reason]
-    frames: int = Field(description="Frames looked at (1 for a still image).")
+    frames: int = Field(description="Frames looked at (1 for a still image; chunks for a text).")
     total_frames: int = Field(1, description="Frames in the file.")
     decisive_frame: int | None = Field(
         None, description="Index of the frame whose scores decided (animations)."
     )
-    width: int
-    height: int
+    width: int | None = Field(None, description="Image width in pixels (null for text).")
+    height: int | None = Field(None, description="Image height in pixels (null for text).")
     models: list[ModelRun]
     policy_version: str
     duration_ms: float

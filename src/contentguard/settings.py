@@ -81,6 +81,25 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Give up on one input after this many seconds."
     )
 
+    # --- text ------------------------------------------------------------------------------
+    max_text_chars: int = Field(
+        20_000, ge=1, description="Longest text accepted (characters); longer ones are too_large."
+    )
+    text_chunk_words: int = Field(
+        120,
+        ge=8,
+        le=1000,
+        description="Long texts are scored in chunks of this many words (the encoder reads "
+        "at most 256 word pieces); the item takes each category's highest chunk.",
+    )
+    text_evidence_words: int = Field(
+        24,
+        ge=0,
+        le=200,
+        description="Leave-one-word-out attribution for the text classifier looks at most at "
+        "this many words of a flagged chunk (0: no classifier evidence).",
+    )
+
     # --- policy ----------------------------------------------------------------------------
     policy_file: Path | None = Field(
         None, description="YAML policy replacing the built-in default."

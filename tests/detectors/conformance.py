@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from contentguard.detectors import registry
-from contentguard.detectors.base import ImageDetector, Signals
+from contentguard.detectors.base import ImageDetector, Signals, TextDetector
 from contentguard.media.types import Frame
 from contentguard.schemas import Detection
+from contentguard.text.normalize import Normalized, normalize_many
 
 
 def _frames(images: dict[str, np.ndarray]) -> list[Frame]:
@@ -92,3 +93,61 @@ class DetectorConformance:
         assert len({t.shape for t in serial}) == 1 and serial[0].dtype == np.float32
         outputs = detector.run(np.stack(serial))
         assert len(outputs) == len(serial)
+
+
+TEXTS = [
+    "have a lovely day",
+    "you are a stupid idiot",
+    "",
+    "Scunthorpe United won 3-1 at home",
+    "ѕhіt happens",  # Cyrillic look-alikes
+    "Ünïcödé ✓ 日本語のテキスト 🙂",
+    "word " * 300,
+]
+
+
+class TextDetectorConformance:
+    """Tests that hold for every text detector. Subclasses provide the `detector` fixture."""
+
+    @pytest.fixture()
+    def detector(self) -> TextDetector:  # pragma: no cover - always overridden
+        raise NotImplementedError
+
+    @pytest.fixture()
+    def batch(self) -> list[Normalized]:
+        return normalize_many(TEXTS)
+
+    def test_identity(self, detector: TextDetector) -> None:
+        assert detector.name and detector.model_name and detector.version
+        assert "text" in detector.kinds
+
+    def test_registered_through_the_entry_point_group(self, detector: TextDetector) -> None:
+        assert registry.available()[detector.name] is type(detector)
+
+    def test_predict_contract(self, detector: TextDetector, batch: list[Normalized]) -> None:
+        signals = detector.predict(batch)
+        assert len(signals) == len(batch)
+        for sig in signals:
+            assert sig.scores and not sig.detections
+            assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in sig.scores.values())
+
+    def test_empty_batch(self, detector: TextDetector) -> None:
+        assert detector.predict([]) == []
+
+    def test_batch_equals_one_by_one(self, detector: TextDetector, batch: list[Normalized]) -> None:
+        _assert_same(detector.predict(batch), [detector.predict([n])[0] for n in batch])
+
+    def test_deterministic_and_thread_safe(self, detector: TextDetector, batch: list[Normalized]) -> None:
+        first = detector.predict(batch)
+        with ThreadPoolExecutor(4) as pool:
+            for again in pool.map(detector.predict, [batch] * 4):
+                _assert_same(first, again)
+
+    def test_evidence_points_into_the_original_text(
+        self, detector: TextDetector, batch: list[Normalized]
+    ) -> None:
+        classes = sorted({k for sig in detector.predict(batch) for k in sig.scores})
+        for item in batch:
+            for ev in detector.evidence(item, classes):
+                assert 0 <= ev.start < ev.end <= len(item.original)
+                assert item.original[ev.start:ev.end] == ev.text

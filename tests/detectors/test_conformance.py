@@ -1,12 +1,13 @@
-"""Both built-in detectors pass the conformance suite."""
+"""Every built-in detector passes the conformance suite of its kind."""
 
 from __future__ import annotations
 
 import pytest
-from conformance import DetectorConformance
+from conformance import DetectorConformance, TextDetectorConformance
 
 from contentguard.detectors.nsfw_classifier import NsfwClassifier
 from contentguard.detectors.nudity_detector import NudityDetector
+from contentguard.detectors.profanity_detector import ProfanityDetector
 from contentguard.settings import Settings
 
 
@@ -27,3 +28,19 @@ class TestNudityDetectorConformance(DetectorConformance):
     @classmethod
     def detector(cls, nudity_detector: NudityDetector) -> NudityDetector:
         return nudity_detector
+
+
+class TestProfanityDetectorConformance(TextDetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> ProfanityDetector:
+        return ProfanityDetector(settings)
+
+    def test_evasions_score_like_the_plain_word(self, detector: ProfanityDetector) -> None:
+        from contentguard.text.normalize import normalize
+
+        plain = detector.predict([normalize("this is shit")])[0].scores["profanity"]
+        for variant in ("this is sh1t", "this is s.h.i.t", "this is shiiiiit", "this is ѕhіt"):
+            score = detector.predict([normalize(variant)])[0].scores["profanity"]
+            assert score == pytest.approx(plain, abs=0.05), variant
+        assert detector.predict([normalize("Scunthorpe United")])[0].scores["profanity"] < 0.5

@@ -59,7 +59,7 @@ def test_result_follows_the_contract(moderator: Moderator) -> None:
     )
     assert [m.name for m in result.models] == ["nsfw-mobilenet-v2", "nudenet-320n"]
     assert all(m.status == "ok" and m.duration_ms > 0 for m in result.models)
-    assert result.policy_version == "default@1"
+    assert result.policy_version == "default@2"
     assert result.frames == 1 and result.total_frames == 1 and result.decisive_frame is None
     assert result.label in ("explicit", "suggestive", "neutral")
     assert 0 < result.confidence <= 1

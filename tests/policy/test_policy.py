@@ -23,10 +23,12 @@ def signals(classifier=None, detector=None) -> dict[str, Signals]:
     return out
 
 
-def test_default_policy_loads_with_the_three_categories() -> None:
+def test_default_policy_loads_with_image_and_text_categories() -> None:
     policy = Policy.default()
-    assert policy.version == "default@1"
-    assert set(policy.categories) == {"sexual_explicit", "sexual_suggestive", "nudity_exposed"}
+    assert policy.version == "default@2"
+    image = {"sexual_explicit", "sexual_suggestive", "nudity_exposed"}
+    assert image <= set(policy.categories)
+    assert {"profanity"} <= set(policy.categories) - image
     assert policy.cascade.enabled is False
 
 

@@ -24,12 +24,17 @@ def wait_ready(client: TestClient, timeout: float = 120.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def make_client(shared_moderator: Moderator, settings: Settings) -> Callable[..., object]:
+def make_client(
+    shared_moderator: Moderator, shared_text_moderator, settings: Settings  # type: ignore[no-untyped-def]
+) -> Callable[..., object]:
     """`with make_client(**setting_overrides) as client:` a ready TestClient."""
 
     @contextmanager
     def make(**overrides: object) -> Iterator[TestClient]:
-        app = create_app(settings.model_copy(update=overrides), moderator=shared_moderator)
+        changed = settings.model_copy(update=overrides)
+        # the shared text moderator holds the default text settings; others build their own
+        texts = None if any(k.startswith(("text_", "max_text")) for k in overrides) else shared_text_moderator
+        app = create_app(changed, moderator=shared_moderator, text_moderator=texts)
         with TestClient(app, raise_server_exceptions=False) as client:
             wait_ready(client)
             yield client

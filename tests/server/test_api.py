@@ -200,3 +200,40 @@ def test_cors_is_off_by_default_and_on_when_configured(client, make_client) -> N
     with make_client(cors_origins=["https://app.example"]) as allowed:
         response = allowed.options("/v1/moderate/image", headers=headers)
         assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_text_one_and_many(client) -> None:
+    text = "you are a stupid f.u.c.k.i.n.g idiot"
+    one = client.post("/v1/moderate/text", json={"text": text, "source": "c1"})
+    assert one.status_code == 200, one.text
+    body = ModerationResult.model_validate(one.json())
+    assert body.kind == "text" and body.source == "c1" and "profanity" in body.scores
+    for reason in body.reasons:
+        for ev in reason.evidence or []:
+            assert text[ev.start:ev.end] == ev.text
+    many = client.post("/v1/moderate/text", json={"texts": ["hello there", "sh1t"]})
+    assert many.status_code == 200
+    results = many.json()["results"]
+    assert [r["source"] for r in results] == ["texts[0]", "texts[1]"]
+    assert results[1]["scores"]["profanity"] > results[0]["scores"]["profanity"]
+    assert client.get(f"/v1/results/{body.id}").json()["kind"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 400, "bad_request"),
+        ({"text": "a", "texts": ["b"]}, 400, "bad_request"),
+        ({"texts": []}, 400, "bad_request"),
+        ({"texts": ["x"] * 257}, 422, "invalid_request"),
+        ({"text": 5}, 422, "invalid_request"),
+        ({"text": "hi", "extra": 1}, 422, "invalid_request"),
+    ],
+)
+def test_bad_text_requests(client, body, status, code) -> None:
+    assert_error(client.post("/v1/moderate/text", json=body), status, code)
+
+
+def test_text_over_the_limit_is_413(make_client) -> None:
+    with make_client(max_text_chars=100) as client:
+        assert_error(client.post("/v1/moderate/text", json={"text": "y" * 101}), 413, "too_large")

@@ -53,14 +53,18 @@ def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def serve(
-    settings: Settings, shared_moderator: Moderator
+    settings: Settings, shared_moderator: Moderator, shared_text_moderator
 ) -> Callable[..., AbstractContextManager[str]]:
     """`with serve(moderator=None, **setting_overrides) as base_url:` the real app, running.
     Local fetches are allowed so the URL flow can use a server on 127.0.0.1."""
 
     def make(moderator: Moderator | None = None, **overrides: object) -> AbstractContextManager[str]:
         overrides.setdefault("fetch_allow_networks", ["127.0.0.0/8"])
-        app = create_app(settings.model_copy(update=overrides), moderator=moderator or shared_moderator)
+        app = create_app(
+            settings.model_copy(update=overrides),
+            moderator=moderator or shared_moderator,
+            text_moderator=shared_text_moderator,
+        )
         return serve_app(app)
 
     return make

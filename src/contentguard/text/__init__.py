@@ -1,0 +1,1 @@
+"""Text moderation: models and helpers that score strings."""

@@ -1,0 +1,223 @@
+"""Text moderation: texts in, results on the same contract and policy as images.
+
+A text is split into chunks of `text_chunk_words` words (the encoder reads at most 256 word
+pieces), each chunk is normalised against evasion, and every text detector scores all chunks
+of all texts of a call in one batch. A category's score is its highest over the chunks; the
+reasons carry `evidence`, the spans of the original text that drove them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from contentguard import metrics
+from contentguard.detectors import registry
+from contentguard.detectors.base import Signals, TextDetector
+from contentguard.errors import ContentGuardError, TooLarge
+from contentguard.policy import Policy
+from contentguard.schemas import (
+    ErrorDetail,
+    ErrorResult,
+    Evidence,
+    Label,
+    ModelRun,
+    ModerationResult,
+    Outcome,
+    Reason,
+)
+from contentguard.settings import Settings
+from contentguard.text.normalize import Normalized, normalize
+
+log = logging.getLogger("contentguard.text")
+_WORD = re.compile(r"\S+")
+#: label of a text: its strongest category at or over this score, else neutral
+LABEL_MIN = 0.5
+TEXT_LABELS: tuple[Label, ...] = ("hate", "offensive", "profanity", "spam")
+
+
+@dataclass
+class _Chunk:
+    offset: int  # where the chunk starts in the original text
+    norm: Normalized
+    signals: dict[str, Signals] = field(default_factory=dict)
+
+
+@dataclass
+class _Text:
+    source: str
+    text: str
+    started: float
+    chunks: list[_Chunk] = field(default_factory=list)
+    error: ContentGuardError | None = None
+
+
+def chunk_spans(text: str, words: int) -> list[tuple[int, int]]:
+    """[start, end) spans of `text` holding at most `words` words each (whitespace kept inside)."""
+    bounds = [m.span() for m in _WORD.finditer(text)]
+    if not bounds:
+        return [(0, len(text))]
+    return [
+        (bounds[i][0], bounds[min(i + words, len(bounds)) - 1][1]) for i in range(0, len(bounds), words)
+    ]
+
+
+class TextModerator:
+    """Moderates texts with the policy's text detectors (those whose `kinds` include text)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy | None = None,
+        detectors: Sequence[TextDetector] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or (
+            Policy.from_file(settings.policy_file) if settings.policy_file else Policy.default()
+        )
+        if detectors is None:
+            classes = registry.available()
+            wanted = dict.fromkeys(rule.detector for rule in self.policy.categories.values())
+            detectors = [
+                registry.create(name, settings)  # type: ignore[misc]
+                for name in wanted
+                if name in classes and "text" in classes[name].kinds
+            ]
+        self.detectors: list[TextDetector] = list(detectors)
+        self.warm_up_errors: dict[str, str] = {}
+        for det in self.detectors:
+            try:
+                det.warm_up()
+            except Exception as exc:  # keep serving with the others; items will say "error"
+                self.warm_up_errors[det.name] = f"{exc.__class__.__name__}: {exc}"
+                log.warning("text detector %s failed its warm-up run: %s", det.name, exc)
+
+    # --- public API --------------------------------------------------------------------
+    def moderate(self, text: str, source: str = "<text>") -> Outcome:
+        return self.moderate_many([(source, text)])[0]
+
+    def moderate_many(self, texts: Sequence[tuple[str, str]]) -> list[Outcome]:
+        """(source, text) pairs → outcomes in order; one model run per detector per call."""
+        items = [self._prepare(source, text) for source, text in texts]
+        chunks = [c for item in items for c in item.chunks]
+        runs = self._run(chunks)
+        return [self._outcome(item, runs) for item in items]
+
+    # --- stages --------------------------------------------------------------------------
+    def _prepare(self, source: str, text: str) -> _Text:
+        item = _Text(source, text, time.perf_counter())
+        if len(text) > self.settings.max_text_chars:
+            item.error = TooLarge(
+                f"text of {len(text)} characters is over the limit of {self.settings.max_text_chars}"
+            )
+            return item
+        words = self.settings.text_chunk_words
+        item.chunks = [_Chunk(lo, normalize(text[lo:hi])) for lo, hi in chunk_spans(text, words)]
+        return item
+
+    def _run(self, chunks: list[_Chunk]) -> dict[str, tuple[str, float, str | None]]:
+        """Each detector over every chunk; returns per detector (status, ms per chunk, error)."""
+        runs: dict[str, tuple[str, float, str | None]] = {}
+        if not chunks:
+            return runs
+        for det in self.detectors:
+            t = time.perf_counter()
+            try:
+                signals = det.predict([c.norm for c in chunks])
+            except Exception as exc:  # one model failing keeps the others' results
+                log.exception("text detector %s failed", det.name)
+                share = (time.perf_counter() - t) * 1000 / len(chunks)
+                runs[det.name] = ("error", share, f"{exc.__class__.__name__}: {exc}")
+                continue
+            elapsed = time.perf_counter() - t
+            metrics.MODEL_RUN_SECONDS.labels(det.name).observe(elapsed)
+            metrics.MODEL_BATCH_SIZE.labels(det.name).observe(len(chunks))
+            for chunk, sig in zip(chunks, signals, strict=True):
+                chunk.signals[det.name] = sig
+            runs[det.name] = ("ok", elapsed * 1000 / len(chunks), None)
+        return runs
+
+    def _outcome(self, item: _Text, runs: dict[str, tuple[str, float, str | None]]) -> Outcome:
+        if item.error is not None:
+            return ErrorResult(
+                source=item.source,
+                error=ErrorDetail(code=item.error.code, message=item.error.message),  # type: ignore[arg-type]
+                duration_ms=round((time.perf_counter() - item.started) * 1000, 3),
+            )
+        per_chunk = [self.policy.categories_for(c.signals) for c in item.chunks]
+        categories: dict[str, float] = {}
+        where: dict[str, int] = {}
+        for pos, cats in enumerate(per_chunk):
+            for name, score in cats.items():
+                if name not in categories or score > categories[name]:
+                    categories[name], where[name] = score, pos
+        model_of = {d.name: d.model_name for d in self.detectors}
+        reasons = [self._with_evidence(r, item, where) for r in self.policy.reasons_for(categories, model_of)]
+        failed = any(status == "error" for status, _, _ in runs.values())
+        decision = self.policy.decide(reasons, model_failed=failed)
+        if reasons:
+            decisive = where[reasons[0].category]
+        else:
+            decisive = max(range(len(per_chunk)), key=lambda p: max(per_chunk[p].values(), default=0.0))
+        scores: dict[str, float] = {}
+        for sig in item.chunks[decisive].signals.values():
+            scores.update({k: round(v, 6) for k, v in sig.scores.items()})
+        label, confidence = text_label(categories)
+        n = len(item.chunks)
+        models = [
+            ModelRun(name=d.model_name, version=d.version, status=runs[d.name][0],  # type: ignore[arg-type]
+                     duration_ms=round(runs[d.name][1] * n, 3), error=runs[d.name][2])
+            for d in self.detectors
+        ]
+        return ModerationResult(
+            id=hashlib.sha256(item.text.encode("utf-8")).hexdigest(),
+            source=item.source,
+            kind="text",
+            media_type="text/plain",
+            decision=decision,
+            label=label,
+            confidence=confidence,
+            scores=scores,
+            categories=categories,
+            detections=[],
+            reasons=reasons,
+            frames=n,
+            total_frames=n,
+            decisive_frame=decisive if n > 1 else None,
+            models=models,
+            policy_version=self.policy.version,
+            duration_ms=round((time.perf_counter() - item.started) * 1000, 3),
+        )
+
+    def _with_evidence(self, reason: Reason, item: _Text, where: dict[str, int]) -> Reason:
+        """The reason with the spans of the original text that drove its category."""
+        rule = self.policy.categories[reason.category]
+        det = next((d for d in self.detectors if d.name == rule.detector), None)
+        if det is None:
+            return reason
+        chunk = item.chunks[where[reason.category]]
+        try:
+            found = det.evidence(chunk.norm, rule.sum or rule.max or [])
+        except Exception:  # evidence is an explanation; never lose the result over it
+            log.exception("evidence from %s failed", det.name)
+            return reason
+        shifted = [
+            Evidence(text=e.text, start=e.start + chunk.offset, end=e.end + chunk.offset, weight=e.weight)
+            for e in found
+        ]
+        return reason.model_copy(update={"evidence": shifted})
+
+
+def text_label(categories: dict[str, float]) -> tuple[Label, float]:
+    """The strongest text category at or over LABEL_MIN, else neutral (with 1 − that score)."""
+    present = {k: v for k, v in categories.items() if k in TEXT_LABELS}
+    if not present:
+        return "neutral", 1.0
+    name = max(present, key=present.__getitem__)
+    if present[name] >= LABEL_MIN:
+        return name, round(present[name], 6)  # type: ignore[return-value]
+    return "neutral", round(1.0 - present[name], 6)
