@@ -60,10 +60,12 @@ def serve(
 
     def make(moderator: Moderator | None = None, **overrides: object) -> AbstractContextManager[str]:
         overrides.setdefault("fetch_allow_networks", ["127.0.0.0/8"])
+        # the shared text moderator holds the default text settings; others build their own
+        text_settings = any(k.startswith(("text_", "max_text")) for k in overrides)
         app = create_app(
             settings.model_copy(update=overrides),
             moderator=moderator or shared_moderator,
-            text_moderator=shared_text_moderator,
+            text_moderator=None if text_settings else shared_text_moderator,
         )
         return serve_app(app)
 

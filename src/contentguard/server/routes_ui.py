@@ -21,5 +21,6 @@ async def index(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "index.html",
-        {"version": __version__, "max_bytes": settings.max_bytes, "max_batch": settings.max_batch_items},
+        {"version": __version__, "max_bytes": settings.max_bytes, "max_batch": settings.max_batch_items,
+         "max_text_chars": settings.max_text_chars},
     )

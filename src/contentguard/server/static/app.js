@@ -1,12 +1,14 @@
-/* ContentGuard web UI: sends images to the same /v1 API any client uses and shows the result.
+/* ContentGuard web UI: sends images and texts to the same /v1 API any client uses and shows
+ * the result.
  *
- * No build step and no dependencies. Every piece of text that comes from the API or from a
- * file name is inserted with textContent, never as HTML.
+ * No build step and no dependencies. Every piece of text that comes from the API, from a file
+ * name or from the text being checked is inserted with textContent, never as HTML.
  */
 "use strict";
 
 (() => {
   const API_IMAGE = "v1/moderate/image"; // relative: works under a path prefix too
+  const API_TEXT = "v1/moderate/text";
   const HISTORY_KEY = "contentguard.history.v1";
   const HISTORY_LIMIT = 25;
   const THUMB_SIZE = 320; // px, longest side; also the preview kept after a reload
@@ -14,6 +16,7 @@
   const $ = (id) => document.getElementById(id);
   const MAX_BYTES = Number(document.body.dataset.maxBytes) || Infinity;
   const MAX_BATCH = Number(document.body.dataset.maxBatch) || 32;
+  const MAX_TEXT_CHARS = Number(document.body.dataset.maxTextChars) || Infinity;
 
   const el = {
     dropzone: $("dropzone"),
@@ -21,6 +24,9 @@
     urlForm: $("url-form"),
     urlInput: $("url-input"),
     urlSubmit: $("url-submit"),
+    textForm: $("text-form"),
+    textInput: $("text-input"),
+    textCount: $("text-count"),
     status: $("status"),
     error: $("error"),
     errorCode: $("error-code"),
@@ -34,6 +40,10 @@
     meta: $("result-meta"),
     decision: $("decision"),
     label: $("label"),
+    textViewWrap: $("text-view-wrap"),
+    textView: $("text-view"),
+    textViewNote: $("text-view-note"),
+    stageWrap: $("stage-wrap"),
     stage: $("stage"),
     image: $("result-image"),
     boxes: $("boxes"),
@@ -44,6 +54,7 @@
     reasons: $("reasons"),
     scores: $("scores"),
     detections: $("detections"),
+    detectionsSection: $("detections-section"),
     modelsBody: $("models-body"),
     timing: $("timing"),
     historyList: $("history-list"),
@@ -77,6 +88,13 @@
   const num = (x) => Number(x).toFixed(2);
   const ms = (x) => `${Number(x).toFixed(1)} ms`;
   const humanLabel = (s) => String(s).toLowerCase().replace(/_/g, " ");
+  const grouped = (n) => Number(n).toLocaleString("en");
+  /** Length in code points, as the server (Python) counts characters; `.length` counts UTF-16 units. */
+  const codePoints = (text) => {
+    let n = 0;
+    for (const _ of text) n++;
+    return n;
+  };
 
   function newId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -91,7 +109,7 @@
 
   // ---- the checks ---------------------------------------------------------------------------
 
-  function begin(what) {
+  function begin(what, busy = el.dropzone) {
     if (running) running.abort();
     running = new AbortController();
     // Nothing stale stays on screen while a new image is checked.
@@ -100,12 +118,13 @@
     el.error.hidden = true;
     el.boxes.replaceChildren();
     el.image.removeAttribute("src");
+    el.textView.replaceChildren();
     el.placeholder.hidden = false;
     el.placeholder.classList.add("busy");
     el.placeholderTitle.textContent = "Checking…";
     el.placeholderText.textContent = what;
     el.result.setAttribute("aria-busy", "true");
-    el.dropzone.classList.add("busy");
+    busy.classList.add("busy");
     markCurrentInHistory();
     return running;
   }
@@ -116,6 +135,7 @@
     el.placeholder.classList.remove("busy");
     el.result.removeAttribute("aria-busy");
     el.dropzone.classList.remove("busy");
+    el.textForm.classList.remove("busy");
   }
 
   /** The API's answer as {result} or {error, source}; never throws for HTTP errors. */
@@ -140,9 +160,9 @@
     };
   }
 
-  async function post(init, signal) {
+  async function post(init, signal, url = API_IMAGE) {
     try {
-      const outcome = await readOutcome(await fetch(API_IMAGE, { method: "POST", signal, ...init }));
+      const outcome = await readOutcome(await fetch(url, { method: "POST", signal, ...init }));
       return signal.aborted ? null : outcome;
     } catch (err) {
       if (signal.aborted || (err && err.name === "AbortError")) return null;
@@ -231,6 +251,36 @@
     show(entry);
   }
 
+  /** The first words of a text, for the history and the result's title. */
+  function firstWords(text, max = 48) {
+    const flat = text.replace(/\s+/g, " ").trim();
+    const chars = Array.from(flat);
+    return chars.length <= max ? flat : `${chars.slice(0, max).join("").trimEnd()}…`;
+  }
+
+  async function checkText(text) {
+    if (!text.trim()) {
+      setStatus("Type or paste a text first.");
+      el.textInput.focus();
+      return;
+    }
+    const name = firstWords(text);
+    const run = begin(`“${name}”`, el.textForm);
+    setStatus(`Checking the text “${name}”…`, true);
+    const outcome = await post(
+      { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }) },
+      run.signal,
+      API_TEXT,
+    );
+    if (!outcome) return;
+    const entry = { id: newId(), kind: "text", name, text, at: Date.now() };
+    if (outcome.error) entry.error = outcome.error;
+    else entry.result = outcome.result;
+    end(run);
+    addToHistory(entry);
+    show(entry);
+  }
+
   function summarise(entries, skipped) {
     const failed = entries.filter((e) => e.error).length;
     const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -279,9 +329,10 @@
     el.result.hidden = true;
     el.boxes.replaceChildren();
     el.image.removeAttribute("src");
+    el.textView.replaceChildren();
     el.errorCode.textContent = err.code;
     el.errorSource.textContent = entry.name;
-    let message = err.message || "The image was refused.";
+    let message = err.message || `The ${entry.kind === "text" ? "text" : "image"} was refused.`;
     if (err.upstream_status) message += ` (the remote server answered HTTP ${err.upstream_status})`;
     if (err.client) message += " It was not sent.";
     el.errorMessage.textContent = message;
@@ -292,6 +343,16 @@
   function showResult(entry) {
     const r = entry.result;
     el.error.hidden = true;
+    const isText = entry.kind === "text";
+    el.result.dataset.kind = isText ? "text" : "image";
+    el.textViewWrap.hidden = !isText;
+    el.stageWrap.hidden = isText;
+    el.detectionsSection.hidden = isText;
+    if (isText) {
+      showTextResult(entry);
+      return;
+    }
+    el.textView.replaceChildren();
 
     el.source.textContent = r.source || entry.name;
     el.source.title = r.source || entry.name;
@@ -327,6 +388,99 @@
     setStatus(`${r.source || entry.name}: ${r.decision}, ${r.label} (${pct(r.confidence)}).`, true);
   }
 
+  function showTextResult(entry) {
+    const r = entry.result;
+    const text = typeof entry.text === "string" ? entry.text : "";
+    el.source.textContent = `“${entry.name}”`;
+    el.source.title = entry.name;
+    const chunks = r.total_frames || 1;
+    const meta = [`text · ${grouped(codePoints(text))} characters`];
+    if (chunks > 1) {
+      let scored = `${chunks} chunks`;
+      const decisive = r.decisive_frame;
+      if (decisive !== null && decisive !== undefined) scored += `, chunk ${decisive + 1} decided`;
+      meta.push(scored);
+    }
+    meta.push(`policy ${r.policy_version}`);
+    el.meta.textContent = meta.join(" · ");
+
+    el.decision.textContent = r.decision;
+    el.decision.dataset.decision = r.decision;
+    el.label.textContent = `${r.label} · ${pct(r.confidence)}`;
+    el.label.dataset.label = r.label;
+
+    renderReasons(r);
+    renderScores(r.scores || {});
+    renderModels(r);
+    const marks = renderText(text, r.reasons || []);
+    el.textViewNote.textContent = marks
+      ? "Highlighted: the words that drove a flag. Hover or long-press one for its category and weight."
+      : "Nothing highlighted: no words drove a flag.";
+
+    el.result.hidden = false;
+    setStatus(`Text “${entry.name}”: ${r.decision}, ${r.label} (${pct(r.confidence)}).`, true);
+  }
+
+  /** Python's code-point offsets (the API's) to JavaScript's UTF-16 indices into `text`. */
+  function utf16Offsets(text) {
+    const at = [0];
+    let i = 0;
+    for (const ch of text) {
+      i += ch.length; // 2 for an astral character (emoji…), else 1
+      at.push(i);
+    }
+    return at;
+  }
+
+  const STRENGTH = { allow: 0, review: 1, block: 2 };
+
+  /** The reasons' evidence as sorted, non-overlapping UTF-16 spans; overlapping ones are merged. */
+  function evidenceSpans(text, reasons) {
+    const at = utf16Offsets(text);
+    const spans = [];
+    for (const reason of reasons) {
+      for (const ev of reason.evidence || []) {
+        const start = at[ev.start];
+        const end = at[ev.end];
+        if (!Number.isInteger(ev.start) || start === undefined || end === undefined || end <= start) continue;
+        const note = `${humanLabel(reason.category)} · weight ${num(ev.weight)}`;
+        spans.push({ start, end, notes: [note], action: reason.action });
+      }
+    }
+    spans.sort((a, b) => a.start - b.start || b.end - a.end);
+    const merged = [];
+    for (const span of spans) {
+      const last = merged[merged.length - 1];
+      if (last && span.start < last.end) {
+        last.end = Math.max(last.end, span.end);
+        for (const note of span.notes) if (!last.notes.includes(note)) last.notes.push(note);
+        if ((STRENGTH[span.action] || 0) > (STRENGTH[last.action] || 0)) last.action = span.action;
+      } else {
+        merged.push(span);
+      }
+    }
+    return merged;
+  }
+
+  /** The text as sent, with <mark>s over the evidence (DOM nodes only); returns how many. */
+  function renderText(text, reasons) {
+    const spans = evidenceSpans(text, reasons);
+    const parts = [];
+    let pos = 0;
+    for (const span of spans) {
+      if (span.start > pos) parts.push(document.createTextNode(text.slice(pos, span.start)));
+      const mark = make("mark", "evidence", text.slice(span.start, span.end));
+      mark.classList.add(`evidence-${span.action}`);
+      mark.dataset.testid = "evidence";
+      mark.title = span.notes.join("\n");
+      parts.push(mark);
+      pos = span.end;
+    }
+    if (pos < text.length) parts.push(document.createTextNode(text.slice(pos)));
+    el.textView.replaceChildren(...parts);
+    return spans.length;
+  }
+
   function renderReasons(r) {
     el.reasons.replaceChildren();
     const reasons = r.reasons || [];
@@ -345,6 +499,16 @@
       const score = `score ${num(reason.score)} ≥ threshold ${num(reason.threshold)} · ${reason.model}`;
       li.append(make("div", "reason-score", score));
       if (reason.note) li.append(make("div", "reason-note", reason.note));
+      if (reason.evidence && reason.evidence.length) {
+        const words = make("div", "reason-evidence");
+        words.append(make("span", "muted", "Evidence: "));
+        for (const ev of reason.evidence) {
+          const chip = make("span", "evidence-chip", ev.text);
+          chip.title = `weight ${num(ev.weight)}`;
+          words.append(chip, " ");
+        }
+        li.append(words);
+      }
       el.reasons.append(li);
     }
     const categories = Object.entries(r.categories || {});
@@ -561,7 +725,13 @@
         img.src = entry.thumb;
         button.append(img);
       } else {
-        button.append(make("span", "thumb thumb-none", entry.kind === "url" ? "URL" : entry.error ? "!" : "—"));
+        const mark = { url: "URL", text: "Text" }[entry.kind] || (entry.error ? "!" : "—");
+        const thumb = make("span", "thumb thumb-none", mark);
+        if (entry.kind === "text") {
+          thumb.classList.add("thumb-text");
+          thumb.dataset.testid = "history-kind";
+        }
+        button.append(thumb);
       }
       const text = make("span", "history-text");
       const name = make("span", "history-name", entry.name);
@@ -656,6 +826,7 @@
     }
     // An image dragged from another tab arrives as its address. Other drops (text into the URL
     // field) keep the browser's default.
+    if (event.target === el.textInput) return; // a link dropped into the text box is text
     const uris = (data.getData("text/uri-list") || "").split(/\r?\n/);
     const uri = uris.map((line) => line.trim()).find((line) => line && !line.startsWith("#"));
     if (uri) {
@@ -689,8 +860,30 @@
     checkUrl(el.urlInput.value);
   });
 
+  el.textForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    checkText(el.textInput.value);
+  });
+  el.textInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      el.textForm.requestSubmit();
+    }
+  });
+
+  function countText() {
+    const n = codePoints(el.textInput.value);
+    const over = n > MAX_TEXT_CHARS;
+    el.textCount.textContent = `${grouped(n)} / ${grouped(MAX_TEXT_CHARS)}${over ? " — too long" : ""}`;
+    el.textCount.classList.toggle("over", over);
+    if (over) el.textInput.setAttribute("aria-invalid", "true");
+    else el.textInput.removeAttribute("aria-invalid");
+  }
+  el.textInput.addEventListener("input", countText);
+
   // ---- start ------------------------------------------------------------------------------------
 
   renderHistory();
+  countText(); // a text the browser restored (back, reload) is counted too
   document.documentElement.classList.add("js");
 })();
