@@ -19,7 +19,7 @@ from typing import get_args
 
 from contentguard import metrics
 from contentguard.detectors import registry
-from contentguard.detectors.base import ImageDetector, Prepared, Signals
+from contentguard.detectors.base import ImageDetector, Prepared, Signals, warm_up_all
 from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
 from contentguard.policy import Policy, three_way_label
@@ -97,30 +97,17 @@ class Moderator:
         detectors: Sequence[ImageDetector] | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy or (
-            Policy.from_file(settings.policy_file) if settings.policy_file else Policy.default()
-        )
+        self.policy = policy or Policy.configured(settings)
         if detectors is None:
-            classes = registry.available()
-            wanted = dict.fromkeys(rule.detector for rule in self.policy.categories.values())
-            detectors = [
-                registry.create(name, settings)  # type: ignore[misc]
-                for name in wanted
-                if name not in classes or "image" in classes[name].kinds  # unknown: say so
-            ]
+            names = (rule.detector for rule in self.policy.categories.values())
+            detectors = registry.create_for_kind("image", names, settings)  # type: ignore[assignment]
         # Detectors the cascade may skip run last, once the others' scores are known.
         skippable = set(self.policy.cascade.skip) if self.policy.cascade.enabled else set()
         self.detectors: list[ImageDetector] = sorted(
-            detectors, key=lambda d: d.name in skippable
+            detectors, key=lambda d: d.name in skippable  # type: ignore[arg-type]
         )
         self._lazy = {d.name for d in self.detectors if d.name in skippable}
-        self.warm_up_errors: dict[str, str] = {}
-        for det in self.detectors:
-            try:
-                det.warm_up()
-            except Exception as exc:  # keep serving with the others; items will say "error"
-                self.warm_up_errors[det.name] = f"{exc.__class__.__name__}: {exc}"
-                log.warning("detector %s failed its warm-up run: %s", det.name, exc)
+        self.warm_up_errors = warm_up_all(self.detectors, log)
         self.reduce_to = self._reduce_to()
         workers = settings.workers or (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-prep")

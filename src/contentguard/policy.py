@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from contentguard.detectors.base import Signals
 from contentguard.errors import InvalidPolicy
 from contentguard.schemas import Decision, Label, Reason
+from contentguard.settings import Settings
 
 SEVERITY: dict[str, int] = {"allow": 0, "review": 1, "block": 2}
 
@@ -89,6 +90,11 @@ class Policy(BaseModel):
     def default(cls) -> Policy:
         text = resources.files("contentguard.policies").joinpath("default.yaml").read_text()
         return cls.from_yaml(text, origin="built-in default policy")
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Policy:
+        """The policy file of the settings, else the built-in default."""
+        return cls.from_file(settings.policy_file) if settings.policy_file else cls.default()
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:

