@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup models run test lint bench bench-load docs browser
+.PHONY: setup models run test lint bench bench-load bench-text docs browser
 
 setup: $(STAMP)
 
@@ -58,6 +58,10 @@ bench: models
 # The HTTP service under load (about 8 minutes: 4 levels × 20 s, half-rate run, 5-minute soak).
 bench-load: models
 	$(BIN)/contentguard bench-load
+
+# Texts/s of each text stage, and our encoder against sentence-transformers (needs the train extra).
+bench-text: models
+	$(BIN)/contentguard bench-text
 
 docs: setup
 	$(BIN)/python -m contentguard.settings > docs/settings.md

@@ -267,11 +267,7 @@ def peak_rss_mb(folder: Path) -> float:
 
 
 def _verdict(name: str, value: float | None) -> str:
-    if value is None:
-        return "not measured"
-    op, target = TARGETS[name]
-    ok = value >= target if op == ">=" else value <= target
-    return f"{'met' if ok else 'missed'} ({op} {target:g})"
+    return verdict(TARGETS, name, value)
 
 
 def run_bench(
@@ -363,14 +359,43 @@ README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def update_readme(readme: Path, table: str) -> bool:
     """Replace the table between the bench markers of the README; False if no markers."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
+    return replace_section(readme, table, README_START, README_END)
+
+
+def replace_section(readme: Path, text: str, start_marker: str, end_marker: str) -> bool:
+    """Replace what is between two markers of the README; False if it lacks them."""
+    content = readme.read_text(encoding="utf-8")
+    start, end = content.find(start_marker), content.find(end_marker)
     if start < 0 or end < start:
         return False
     readme.write_text(
-        text[: start + len(README_START)] + "\n" + table + text[end:], encoding="utf-8"
+        content[: start + len(start_marker)] + "\n" + text + content[end:], encoding="utf-8"
     )
     return True
+
+
+def verdict(targets: dict[str, tuple[str, float]], name: str, value: float | None) -> str:
+    """`met (>= 0.8)` / `missed (...)` / `not measured` for a figure against its target."""
+    if value is None:
+        return "not measured"
+    op, target = targets[name]
+    ok = value >= target if op == ">=" else value <= target
+    return f"{'met' if ok else 'missed'} ({op} {target:g})"
+
+
+def write_report(
+    report: dict[str, Any], markdown_text: str, out_dir: Path, stem: str, console: Console,
+    readme: Path | None, markers: tuple[str, str],
+) -> dict[str, Any]:
+    """`<stem>.json` and `<stem>.md` in `out_dir`, and the README section between `markers`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / f"{stem}.md").write_text(markdown_text)
+    console.print(markdown_text)
+    console.print(f"wrote {out_dir / (stem + '.json')} and {out_dir / (stem + '.md')}")
+    if readme is not None and readme.exists() and replace_section(readme, markdown_text, *markers):
+        console.print(f"updated the {stem} section of {readme}")
+    return report
 
 
 def _cpu_model() -> str:

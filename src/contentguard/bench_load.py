@@ -16,7 +16,6 @@ No figure is asserted in tests; they go to `benchmarks/load.json`, `load.md` and
 from __future__ import annotations
 
 import asyncio
-import json
 import mimetypes
 import os
 import re
@@ -39,7 +38,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from contentguard import __version__
+from contentguard import __version__, bench
 from contentguard.bench import _cpu_model, _images
 from contentguard.pipeline import Item, Moderator
 from contentguard.schemas import ErrorResult
@@ -430,11 +429,7 @@ async def run_load(base: str, pid: int, photos: list[Photo], *, levels: Sequence
 
 # --- the report -------------------------------------------------------------------------------
 def _verdict(name: str, value: float | None) -> str:
-    if value is None:
-        return "not measured"
-    op, target = TARGETS[name]
-    ok = value >= target if op == ">=" else value <= target
-    return f"{'met' if ok else 'missed'} ({op} {target:g})"
+    return bench.verdict(TARGETS, name, value)
 
 
 def _targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -496,26 +491,13 @@ def run_bench_load(
 
 def write_report(report: dict[str, Any], out_dir: Path, console: Console,
                  readme: Path | None) -> dict[str, Any]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "load.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (out_dir / "load.md").write_text(text)
-    console.print(text)
-    console.print(f"wrote {out_dir / 'load.json'} and {out_dir / 'load.md'}")
-    if readme is not None and readme.exists() and replace_section(readme, text):
-        console.print(f"updated the load section of {readme}")
-    return report
+    return bench.write_report(report, markdown(report), out_dir, "load", console, readme,
+                              (README_START, README_END))
 
 
 def replace_section(readme: Path, text: str) -> bool:
-    """Replace what is between the load markers of the README; False if it has none."""
-    content = readme.read_text(encoding="utf-8")
-    start, end = content.find(README_START), content.find(README_END)
-    if start < 0 or end < start:
-        return False
-    readme.write_text(content[: start + len(README_START)] + "\n" + text + content[end:],
-                      encoding="utf-8")
-    return True
+    """Replace what is between this benchmark's README markers; False if it has none."""
+    return bench.replace_section(readme, text, README_START, README_END)
 
 
 def markdown(report: dict[str, Any]) -> str:

