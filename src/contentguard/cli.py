@@ -374,6 +374,78 @@ def bench_load(
                    console=err, readme=readme)
 
 
+@app.command("bench-text")
+def bench_text(
+    texts: Annotated[int, typer.Option("--texts", min=1, help="How many texts (tweets and SMS, "
+                                                               "interleaved).")] = 2000,
+    repeat: Annotated[int, typer.Option(min=1, help="Timed repetitions per measurement.")] = 3,
+    output: Annotated[
+        Path, typer.Option("--out", help="Folder for text.json and text.md.")
+    ] = Path("benchmarks"),
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Folder with the Davidson CSV and the SMS TSV "
+                                                  "(default: <data_dir>/text).")
+    ] = None,
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="README whose section (between text-bench markers) is rewritten."),
+    ] = Path("README.md"),
+) -> None:
+    """Texts/s of normalisation, each text detector and end to end; our encoder against
+    sentence-transformers."""
+    from contentguard.bench_text import SMS_FILE, TWEETS_FILE, run_bench_text
+
+    settings = get_settings()
+    folder = data or settings.data_dir / "text"
+    if not (folder / TWEETS_FILE).is_file() or not (folder / SMS_FILE).is_file():
+        raise _fail(f"benchmark texts not found: {folder} needs {TWEETS_FILE} and {SMS_FILE}; "
+                    "pass --data or set CONTENTGUARD_DATA_DIR", 2)
+    run_bench_text(settings, folder, output, n_texts=texts, repeat=repeat, console=err, readme=readme)
+
+
+@app.command("train-text")
+def train_text(
+    task: Annotated[str, typer.Option("--task", help="hate (hate / offensive / neither) or spam "
+                                                     "(spam / ham).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="The corpus file, or the folder holding it "
+                                                  "(default: <data_dir>/text).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Folder for <task>.npz and <task>.json "
+                                                 "(default: the package's text/heads/).")
+    ] = None,
+    report: Annotated[
+        Path, typer.Option("--report-dir", help="Folder for text-<task>.md and .json.")
+    ] = Path("benchmarks"),
+) -> None:
+    """Train a text head on MiniLM embeddings and measure it against TF-IDF + LR, TF-IDF + RF
+    and profanity-check on the fixed test split (docs/text-models.md)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from contentguard.text.datasets import TASKS, DatasetError
+    from contentguard.text.training import TrainingUnavailable
+    from contentguard.text.training import train_text as run_training
+
+    if task not in TASKS:
+        raise _fail(f"--task must be one of: {', '.join(TASKS)}", 2)
+    settings = get_settings()
+    folder = data or settings.data_dir / "text"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            result = run_training(task, folder, settings, output, progress, report_dir=report)
+    except TrainingUnavailable as exc:
+        raise _fail(str(exc), 2) from exc
+    except DatasetError as exc:
+        raise _fail(f"{exc}; pass --data or set CONTENTGUARD_DATA_DIR", 2) from exc
+    except ContentGuardError as exc:
+        raise _fail(exc.message, 1) from exc
+    out.print(result.markdown.split("\n## ")[0], highlight=False)
+    written = [result.head_path, result.card_path, *result.report_paths]
+    err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: the `host` setting, "

@@ -8,6 +8,7 @@ from conformance import DetectorConformance, TextDetectorConformance
 from contentguard.detectors.nsfw_classifier import NsfwClassifier
 from contentguard.detectors.nudity_detector import NudityDetector
 from contentguard.detectors.profanity_detector import ProfanityDetector
+from contentguard.detectors.text_classifier import TextClassifier
 from contentguard.settings import Settings
 
 
@@ -44,3 +45,28 @@ class TestProfanityDetectorConformance(TextDetectorConformance):
             score = detector.predict([normalize(variant)])[0].scores["profanity"]
             assert score == pytest.approx(plain, abs=0.05), variant
         assert detector.predict([normalize("Scunthorpe United")])[0].scores["profanity"] < 0.5
+
+
+class TestTextClassifierConformance(TextDetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> TextClassifier:
+        return TextClassifier(settings)
+
+    def test_each_head_sums_to_one(self, detector: TextClassifier) -> None:
+        from contentguard.text.normalize import normalize
+
+        (sig,) = detector.predict([normalize("you are all idiots")])
+        assert set(sig.scores) == {"hate", "offensive", "neither", "spam", "ham"}
+        hate_head = sig.scores["hate"] + sig.scores["offensive"] + sig.scores["neither"]
+        assert hate_head == pytest.approx(1, abs=1e-5)
+        assert sig.scores["spam"] + sig.scores["ham"] == pytest.approx(1, abs=1e-5)
+
+    def test_evidence_names_the_words_that_matter(self, detector: TextClassifier) -> None:
+        from contentguard.text.normalize import normalize
+
+        text = "Congratulations WINNER! Call 09061701461 now to claim your cash prize"
+        evidence = detector.evidence(normalize(text), ["spam"])
+        assert evidence and all(text[e.start:e.end] == e.text for e in evidence)
+        assert evidence[0].weight >= evidence[-1].weight > 0
+        assert "09061701461" in {e.text for e in evidence[:3]}

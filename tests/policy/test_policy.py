@@ -28,7 +28,7 @@ def test_default_policy_loads_with_image_and_text_categories() -> None:
     assert policy.version == "default@2"
     image = {"sexual_explicit", "sexual_suggestive", "nudity_exposed"}
     assert image <= set(policy.categories)
-    assert {"profanity"} <= set(policy.categories) - image
+    assert {"profanity", "hate", "offensive", "spam"} <= set(policy.categories) - image
     assert policy.cascade.enabled is False
 
 

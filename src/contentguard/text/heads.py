@@ -1,0 +1,239 @@
+"""The trained text heads at serving time: pure NumPy, no scikit-learn, no pickles.
+
+A head is a multinomial logistic regression over one feature vector per text, shipped as
+`<task>.npz` (the weights, `allow_pickle=False`) with `<task>.json` next to it (the model card:
+classes, the feature recipe, data source and licence, split rule, figures). `contentguard
+train-text` writes both (`text/training.py`). The feature vector, in order:
+
+1. `embedding` — the 384-d all-MiniLM-L6-v2 embedding of `normalize(text).text` (unit length);
+2. `profanity` (when the card lists it) — profanity-check's P(offensive), the higher of the
+   normalised text's and its `squeezed()` form's, as the profanity detector computes it;
+3. `lexical` (when the card lists it) — a hashed bag of words of `normalize(text).text`:
+   `\\w+` tokens with runs of 3+ digits replaced by their length ("£100" → "D3", a phone number
+   → "D11"), plus adjacent-token bigrams; each hashed with CRC-32 into 2**bits buckets, weighted
+   log(1 + count) × idf and L2-normalised. A few thousand buckets, built per text in Python.
+
+`Head.features(...)` builds exactly that vector from what serving has anyway (the embedding, the
+profanity probability, the normalised text), so the detector cannot drift from training.
+Probabilities are calibrated (temperature and per-class bias fitted on a validation split and
+folded into the weights); `decide()` applies the card's operating point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from contentguard.errors import ModelIntegrityError
+
+FORMAT = "contentguard-text-head/1"
+PACKAGED_DIR = Path(__file__).parent / "heads"
+EMBEDDING_DIMS = 384
+
+_WORD = re.compile(r"\w+")
+_DIGITS = re.compile(r"\d{3,}")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Unigrams and bigrams of a normalised text, digit runs of 3+ replaced by their length."""
+    words = [_DIGITS.sub(lambda m: f"D{min(len(m.group()), 12)}", w) for w in _WORD.findall(text)]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+def lexical_counts(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bucket, count) pairs of one text's hashed tokens, buckets ascending."""
+    mask = (1 << bits) - 1
+    counts = Counter(zlib.crc32(token.encode("utf-8")) & mask for token in lexical_tokens(text))
+    buckets = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+    return buckets, np.array([counts[b] for b in buckets], dtype=np.float64)
+
+
+def lexical_rows(texts: Sequence[str], bits: int, idf: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text, (buckets, weights): log(1 + count) × idf, L2-normalised (empty text: no entries)."""
+    rows = []
+    for text in texts:
+        buckets, counts = lexical_counts(text, bits)
+        weights = np.log1p(counts) * idf[buckets]
+        norm = float(np.sqrt(weights @ weights))
+        rows.append((buckets, weights / norm if norm > 0 else weights))
+    return rows
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which blocks the feature vector has, in the fixed order embedding, profanity, lexical."""
+
+    profanity: bool = False
+    lexical_bits: int = 0  # 0: no lexical block
+
+    @property
+    def dims(self) -> int:
+        return EMBEDDING_DIMS + int(self.profanity) + (1 << self.lexical_bits if self.lexical_bits else 0)
+
+    def to_json(self) -> dict[str, object]:
+        return {"profanity": self.profanity, "lexical_bits": self.lexical_bits, "dims": self.dims}
+
+    @classmethod
+    def from_json(cls, data: dict) -> FeatureSpec:
+        spec = cls(profanity=bool(data["profanity"]), lexical_bits=int(data["lexical_bits"]))
+        if spec.dims != int(data.get("dims", spec.dims)):
+            raise ModelIntegrityError(f"feature spec {data} is inconsistent")
+        return spec
+
+
+def build_features(
+    spec: FeatureSpec,
+    embeddings: np.ndarray,
+    profanity: np.ndarray | None = None,
+    texts: Sequence[str] | None = None,
+    idf: np.ndarray | None = None,
+) -> np.ndarray:
+    """The dense feature matrix [n, spec.dims] (float32) the head's weights expect."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_DIMS:
+        raise ValueError(f"embeddings must be [n, {EMBEDDING_DIMS}], got {embeddings.shape}")
+    n = len(embeddings)
+    blocks = [embeddings]
+    if spec.profanity:
+        if profanity is None or len(profanity) != n:
+            raise ValueError("this head needs the profanity probability of each text")
+        blocks.append(np.asarray(profanity, dtype=np.float32).reshape(n, 1))
+    if spec.lexical_bits:
+        if texts is None or len(texts) != n or idf is None:
+            raise ValueError("this head needs the normalised texts (for its lexical features)")
+        lexical = np.zeros((n, 1 << spec.lexical_bits), dtype=np.float32)
+        for row, (buckets, weights) in enumerate(lexical_rows(texts, spec.lexical_bits, idf)):
+            lexical[row, buckets] = weights
+        blocks.append(lexical)
+    return np.hstack(blocks)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A trained head: `predict_proba(head.features(...))` → [n, len(classes)] probabilities."""
+
+    classes: list[str]
+    spec: FeatureSpec
+    coef: np.ndarray  # [dims, classes], calibration folded in
+    intercept: np.ndarray  # [classes]
+    idf: np.ndarray | None = None  # [2**lexical_bits] when the spec has a lexical block
+    decision_weights: np.ndarray | None = None  # operating point: label = argmax(p × weights)
+    card: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k = len(self.classes)
+        if self.coef.shape != (self.spec.dims, k) or self.intercept.shape != (k,):
+            raise ModelIntegrityError(
+                f"head weights {self.coef.shape}/{self.intercept.shape} do not fit {self.spec.dims} "
+                f"features and {k} classes"
+            )
+        if self.spec.lexical_bits and (self.idf is None or self.idf.shape != (1 << self.spec.lexical_bits,)):
+            raise ModelIntegrityError("head has a lexical block but no idf of the right size")
+
+    # --- serving -------------------------------------------------------------------------------
+
+    def features(
+        self,
+        embeddings: np.ndarray,
+        profanity: np.ndarray | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """Feature matrix from the embeddings, profanity probabilities and normalised texts
+        (only the inputs the card's feature spec lists are needed)."""
+        return build_features(self.spec, embeddings, profanity, texts, self.idf)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities [n, len(classes)], rows summing to 1 (float64)."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != self.spec.dims:
+            raise ValueError(f"features must be [n, {self.spec.dims}], got {features.shape}")
+        logits = features.astype(np.float64) @ self.coef.astype(np.float64) + self.intercept
+        return softmax(logits)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Class index per row at the card's operating point (plain argmax when it has none)."""
+        weights = self.decision_weights if self.decision_weights is not None else np.ones(len(self.classes))
+        return np.argmax(np.asarray(probs) * weights, axis=1)
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float64)}
+        if self.idf is not None:
+            out["idf"] = self.idf.astype(np.float32)
+        return out
+
+    def save(self, npz_path: Path, card: dict) -> dict:
+        """Write `<name>.npz` and the card `<name>.json` (given card fields + head config and the
+        npz's sha256, checked on load). Returns the card written."""
+        npz_path = Path(npz_path)
+        npz_path.parent.mkdir(parents=True, exist_ok=True)
+        with npz_path.open("wb") as f:
+            np.savez_compressed(f, **self.arrays())
+        full = {
+            **card,
+            "format": FORMAT,
+            "classes": list(self.classes),
+            "features": self.spec.to_json(),
+            "operating_point": (
+                None
+                if self.decision_weights is None
+                else dict(zip(self.classes, map(float, self.decision_weights), strict=True))
+            ),
+            "weights_file": npz_path.name,
+            "weights_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest(),
+        }
+        text = json.dumps(full, indent=2, ensure_ascii=False) + "\n"
+        card_path(npz_path).write_text(text, encoding="utf-8")
+        return full
+
+    @classmethod
+    def load(cls, path: Path | str) -> Head:
+        """Load `<name>.npz` + `<name>.json`; refuses a card that does not match its weights."""
+        npz_path = Path(path)
+        if npz_path.suffix != ".npz":
+            npz_path = npz_path.with_suffix(".npz")
+        try:
+            card = json.loads(card_path(npz_path).read_text(encoding="utf-8"))
+            data = npz_path.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise ModelIntegrityError(f"{npz_path}: cannot read the head or its card ({exc})") from exc
+        if card.get("format") != FORMAT:
+            raise ModelIntegrityError(f"{npz_path}: unsupported head format {card.get('format')!r}")
+        if hashlib.sha256(data).hexdigest() != card.get("weights_sha256"):
+            raise ModelIntegrityError(f"{npz_path}: weights do not match the sha256 on the card")
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        point = card.get("operating_point")
+        return cls(
+            classes=list(card["classes"]),
+            spec=FeatureSpec.from_json(card["features"]),
+            coef=arrays["coef"],
+            intercept=arrays["intercept"],
+            idf=arrays.get("idf"),
+            decision_weights=None if point is None else np.array([point[c] for c in card["classes"]]),
+            card=card,
+        )
+
+
+def card_path(npz_path: Path) -> Path:
+    return Path(npz_path).with_suffix(".json")
+
+
+def packaged(task: str) -> Head:
+    """The head shipped with the package for `task` ("hate" or "spam")."""
+    return Head.load(PACKAGED_DIR / f"{task}.npz")
