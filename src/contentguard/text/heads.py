@@ -15,7 +15,7 @@ train-text` writes both (`text/training.py`). The feature vector, in order:
 
 `Head.features(...)` builds exactly that vector from what serving has anyway (the embedding, the
 profanity probability, the normalised text), so the detector cannot drift from training.
-Probabilities are calibrated (temperature and per-class bias fitted on a validation split and
+Probabilities are calibrated (temperature and per-class bias fitted on out-of-fold predictions and
 folded into the weights); `decide()` applies the card's operating point.
 """
 

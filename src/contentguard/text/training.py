@@ -2,7 +2,7 @@
 
 One run, one task ("hate" or "spam"):
 
-1. load the corpus (`text/datasets.py`: fixed hash split, dedupe), decode nothing else, normalise
+1. load the corpus (`text/datasets.py`: fixed hash split, dedupe, tweets HTML-unescaped), normalise
    every text as serving will (`normalize(text).text`);
 2. embed with all-MiniLM-L6-v2 (cached in `<model_dir>/../text-embeddings/`, keyed by the
    encoder's version and file hash and the texts' sha256) and score profanity-check;
@@ -569,7 +569,7 @@ class Report:
 
 
 MODEL_LABELS = {
-    "head": "our head (MiniLM + {features})",
+    "head": "our head ({features})",
     "tfidf_lr": "TF-IDF + logistic regression",
     "tfidf_rf": "TF-IDF + random forest (seed baseline)",
     "profanity": "profanity-check alone",
@@ -679,7 +679,7 @@ def _versions() -> dict[str, str]:
 
 
 def feature_description(spec: FeatureSpec) -> str:
-    parts = ["embedding"]
+    parts = ["MiniLM embedding"]
     if spec.profanity:
         parts.append("profanity-check P")
     if spec.lexical_bits:
