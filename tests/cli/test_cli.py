@@ -173,6 +173,8 @@ def test_ctrl_c_leaves_a_valid_file_and_the_rerun_completes(tmp_path: Path) -> N
     proc = subprocess.Popen(
         [*EXE, "scan", str(root), "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A shell's background job ignores SIGINT and children inherit that; Ctrl-C is the point.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 20):
