@@ -22,7 +22,7 @@ from contentguard.detectors import registry
 from contentguard.detectors.base import ImageDetector, Prepared, Signals, warm_up_all
 from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
-from contentguard.policy import Policy, three_way_label
+from contentguard.policy import Policy, peak_categories, three_way_label
 from contentguard.schemas import (
     Detection,
     ErrorCode,
@@ -307,12 +307,7 @@ class Moderator:
         per_frame = [self.policy.categories_for(out.signals) for _, out in looked]
 
         # Item-level category = its highest score over the frames looked at.
-        categories: dict[str, float] = {}
-        where: dict[str, int] = {}
-        for pos, cats in enumerate(per_frame):
-            for name, score in cats.items():
-                if name not in categories or score > categories[name]:
-                    categories[name], where[name] = score, pos
+        categories, where = peak_categories(per_frame)
         reasons = self.policy.reasons_for(categories, model_of)
         failed = any(r.status == "error" for _, out in looked for r in out.runs.values())
         decision = self.policy.decide(reasons, model_failed=failed)

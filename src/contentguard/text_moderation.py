@@ -19,7 +19,7 @@ from contentguard import metrics
 from contentguard.detectors import registry
 from contentguard.detectors.base import Signals, TextDetector, warm_up_all
 from contentguard.errors import ContentGuardError, TooLarge
-from contentguard.policy import Policy
+from contentguard.policy import Policy, peak_categories
 from contentguard.schemas import (
     ErrorDetail,
     ErrorResult,
@@ -136,12 +136,7 @@ class TextModerator:
                 duration_ms=round((time.perf_counter() - item.started) * 1000, 3),
             )
         per_chunk = [self.policy.categories_for(c.signals) for c in item.chunks]
-        categories: dict[str, float] = {}
-        where: dict[str, int] = {}
-        for pos, cats in enumerate(per_chunk):
-            for name, score in cats.items():
-                if name not in categories or score > categories[name]:
-                    categories[name], where[name] = score, pos
+        categories, where = peak_categories(per_chunk)
         model_of = {d.name: d.model_name for d in self.detectors}
         reasons = [self._with_evidence(r, item, where) for r in self.policy.reasons_for(categories, model_of)]
         failed = any(status == "error" for status, _, _ in runs.values())
