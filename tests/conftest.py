@@ -24,8 +24,11 @@ def require(condition: bool, what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings()
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The environment's settings, with the service's data (database, first admin's password)
+    in a temporary folder so tests never touch the user's own."""
+    home = tmp_path_factory.mktemp("data_home")
+    return Settings(data_home=home, database_url=f"sqlite:///{home / 'contentguard.db'}")
 
 
 @pytest.fixture(scope="session")

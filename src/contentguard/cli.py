@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contentguard import __version__
+from contentguard.cli_team import bootstrap_admin, db_app, users_app
 from contentguard.errors import ContentGuardError, InvalidPolicy
 from contentguard.media import read_file, read_stream
 from contentguard.pipeline import Item, Moderator, Skipped
@@ -32,6 +33,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Pull, list and verify the models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -457,17 +460,28 @@ def serve(
     import uvicorn
 
     from contentguard.server import create_app
+    from contentguard.store.db import Database
 
     settings = get_settings()
     host = host or settings.host
     port = settings.port if port is None else port
     shown = f"[{host}]" if ":" in host else host
+    db = Database(settings.resolved_database_url())
+    try:
+        db.upgrade()
+        first = bootstrap_admin(settings, db)
+    except ContentGuardError as exc:
+        raise _fail(exc.message, 1) from exc
+    except Exception as exc:
+        raise _fail(f"cannot open the database {db.engine.url.render_as_string()}: {exc}", 1) from exc
     err.print(f"ContentGuard {__version__}: web UI at http://{shown}:{port}/ , API docs at /docs, "
-              "ready when /readyz answers 200")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]listening on {host}: anyone who can reach it can use the API "
-                  "(accounts arrive with issue #5)[/yellow]")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+              "ready when /readyz answers 200", highlight=False)
+    if first is not None:
+        err.print(f"[bold]First start: sign in as [cyan]admin[/cyan] with the password in "
+                  f"{first}[/bold] (then create your own accounts and API keys under Admin).",
+                  highlight=False)
+    uvicorn.run(create_app(settings, database=db), host=host, port=port, log_level=log_level,
+                proxy_headers=True)
 
 
 @app.command()

@@ -99,3 +99,36 @@ class NotReady(ContentGuardError):
 
     code = "not_ready"
     http_status = 503
+
+
+# --- accounts and workflow (issue #5) ---------------------------------------------------------------
+class Unauthorized(ContentGuardError):
+    """No valid credentials: an API key (`Authorization: Bearer …`) or a signed-in session."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ContentGuardError):
+    """Valid credentials without the role or scope the route needs (or a missing CSRF token)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class Conflict(ContentGuardError):
+    """The state changed under the request: an item claimed by someone else, a name taken."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class RateLimited(ContentGuardError):
+    """An API key went over its requests per minute; retry after `Retry-After` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

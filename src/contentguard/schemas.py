@@ -5,6 +5,7 @@ Field names follow DESIGN.md exactly; see docs/result-contract.md for each field
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,11 @@ ErrorCode = Literal[
     "overloaded",
     "not_ready",
     "method_not_allowed",
+    # accounts and workflow
+    "unauthorized",
+    "forbidden",
+    "conflict",
+    "rate_limited",
 ]
 
 
@@ -80,8 +86,23 @@ class ModelRun(BaseModel):
     error: str | None = None
 
 
+class HumanVerdict(BaseModel):
+    """A moderator's final verdict on a stored decision (it overrides the machine's)."""
+
+    verdict: Literal["approve", "reject"]
+    decision: Decision = Field(description="approve → allow, reject → block.")
+    reason_category: str | None = None
+    note: str | None = None
+    reviewer: str | None = None
+    at: datetime
+    appeal: bool = Field(False, description="The verdict answered an appeal.")
+
+
 class ModerationResult(BaseModel):
     id: str = Field(description="sha256 of the content bytes")
+    result_id: str | None = Field(
+        None, description="Id of the stored decision (32 hex); `GET /v1/results/{result_id}`."
+    )
     source: str
     kind: Kind
     media_type: str
@@ -102,6 +123,10 @@ class ModerationResult(BaseModel):
     models: list[ModelRun]
     policy_version: str
     duration_ms: float
+    machine_decision: Decision | None = Field(
+        None, description="Set when a human verdict overrode the machine: its decision."
+    )
+    review: HumanVerdict | None = Field(None, description="The final human verdict, if any.")
 
 
 class ErrorDetail(BaseModel):

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from platformdirs import user_cache_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -18,6 +18,10 @@ NsfwVariant = Literal["mobilenet_v2", "inception_v3"]
 
 def _default_model_dir() -> Path:
     return Path(user_cache_dir("contentguard")) / "models"
+
+
+def _default_data_home() -> Path:
+    return Path(user_data_dir("contentguard"))
 
 
 class Settings(BaseSettings):
@@ -146,17 +150,53 @@ class Settings(BaseSettings):
     max_queue: int = Field(
         256, ge=1, description="Items waiting for the models before requests get 429."
     )
-    results_cache_size: int = Field(
-        4096, ge=0, description="Recent results kept in memory for `GET /v1/results/{id}`."
-    )
-    results_ttl_s: float = Field(
-        3600.0, gt=0, description="How long a result stays readable from `/v1/results/{id}`."
-    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated). "
         "Empty: CORS off.",
     )
+
+    # --- storage, review, accounts (issue #5) ---------------------------------------------------
+    data_home: Path = Field(
+        default_factory=_default_data_home,
+        description="Where the service keeps its SQLite database and the first admin's password.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`. Empty: the SQLite "
+        "file `contentguard.db` in `data_home`.",
+    )
+    retention_days: float = Field(
+        90.0, gt=0, description="Stored decisions older than this are deleted (with their reviews)."
+    )
+    media_retention_days: float = Field(
+        30.0, gt=0, description="Media bytes of items sent to review are kept this long."
+    )
+    review_sample_allow: float = Field(
+        0.0, ge=0, le=1, description="Share of `allow` decisions also queued for a quality check."
+    )
+    review_sample_block: float = Field(
+        0.0, ge=0, le=1, description="Share of `block` decisions also queued for a quality check."
+    )
+    review_lease_s: float = Field(
+        300.0, gt=0, description="A claimed review item returns to the queue after this long."
+    )
+    session_ttl_h: float = Field(12.0, gt=0, description="Web login sessions last this long.")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="The session cookie's Secure flag: `auto` sets it on https requests (and "
+        "behind a proxy that says https).",
+    )
+    api_key_rate_per_min: int = Field(
+        600, ge=1, description="Default requests per minute for a new API key (429 beyond)."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=30, description="Webhook deliveries are retried this many times in all."
+    )
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, description="First retry delay of a webhook; doubles on every attempt."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="One webhook delivery's time limit.")
 
     # --- data for tests and benchmarks -------------------------------------------------------
     data_dir: Path = Field(
@@ -184,6 +224,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a network (CIDR): {net!r}") from exc
         return value
 
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the setting, or the SQLite file in `data_home`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_home / 'contentguard.db').resolve()}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
@@ -205,6 +251,8 @@ def settings_markdown() -> str:
     for name, field in Settings.model_fields.items():
         if name == "model_dir":
             default = "(user cache)/contentguard/models"
+        elif name == "data_home":
+            default = "(user data)/contentguard"
         elif field.default_factory is list:
             default = ""
         else:

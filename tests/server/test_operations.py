@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+from accounts import make_key
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from samples import image_bytes
@@ -16,6 +17,7 @@ from contentguard.pipeline import Item, Moderator
 from contentguard.schemas import ModerationResult
 from contentguard.server import create_app
 from contentguard.server.engine import Engine
+from contentguard.store.db import Database
 
 OPENAPI = Path(__file__).parents[2] / "docs" / "openapi.json"
 
@@ -34,14 +36,16 @@ def test_healthz_and_readyz(client) -> None:
     assert body["policy_version"]
 
 
-def test_not_ready_while_loading_then_ready(settings, shared_moderator) -> None:
+def test_not_ready_while_loading_then_ready(settings, shared_moderator, tmp_path) -> None:
     gate = threading.Event()
 
     def slow() -> Moderator:
         gate.wait(30)
         return shared_moderator
 
-    engine = Engine(settings, make_moderator=slow)
+    db = Database(f"sqlite:///{tmp_path / 'cg.db'}")
+    db.upgrade()
+    engine = Engine(settings, db, make_moderator=slow)
     loader = threading.Thread(target=engine.load)
     loader.start()
     assert engine.status()["status"] == "loading"
@@ -59,6 +63,7 @@ def test_not_ready_while_loading_then_ready(settings, shared_moderator) -> None:
 def test_models_that_fail_to_load_make_readyz_and_moderation_503(settings, tmp_path) -> None:
     broken = settings.model_copy(update={"model_dir": tmp_path / "empty", "auto_pull": False})
     with TestClient(create_app(broken), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {make_key(client.app.state.db)}"
         for _ in range(500):
             body = client.get("/readyz").json()
             if body["status"] != "loading":

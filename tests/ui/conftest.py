@@ -13,10 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from accounts import SERVED as DATABASES
+from accounts import session_for
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from contentguard.pipeline import Moderator
 from contentguard.server import create_app
+from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings
 
 CHROMIUM = Path(os.environ.get("CONTENTGUARD_CHROMIUM", "/usr/bin/chromium"))
@@ -45,6 +48,7 @@ def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
         while httpx.get(f"{base}/readyz").status_code != 200:
             assert time.monotonic() < deadline, f"{base}/readyz not 200 after {ready_timeout} s"
             time.sleep(0.05)
+        DATABASES[base] = app.state.db  # type: ignore[attr-defined]
         yield base
     finally:
         server.should_exit = True
@@ -53,13 +57,16 @@ def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def serve(
-    settings: Settings, shared_moderator: Moderator, shared_text_moderator
+    settings: Settings, shared_moderator: Moderator, shared_text_moderator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., AbstractContextManager[str]]:
-    """`with serve(moderator=None, **setting_overrides) as base_url:` the real app, running.
-    Local fetches are allowed so the URL flow can use a server on 127.0.0.1."""
+    """`with serve(moderator=None, **setting_overrides) as base_url:` the real app, running, on
+    its own fresh SQLite database. Local fetches are allowed so the URL flow (and webhooks) can
+    use a server on 127.0.0.1."""
 
     def make(moderator: Moderator | None = None, **overrides: object) -> AbstractContextManager[str]:
         overrides.setdefault("fetch_allow_networks", ["127.0.0.0/8"])
+        overrides.setdefault("database_url", f"sqlite:///{tmp_path_factory.mktemp('db') / 'cg.db'}")
         # the shared text moderator holds the default text settings; others build their own
         text_settings = any(k.startswith(("text_", "max_text")) for k in overrides)
         app = create_app(
@@ -97,16 +104,29 @@ def browser(need: Callable[[bool, str], None]) -> Iterator[Browser]:
         playwright.stop()
 
 
+def sign_in(context: BrowserContext, url: str, username: str, role: str) -> None:
+    """Give a browser context the session cookie of `username` (created with `role` if new) on
+    the app serving `url` — the login form itself is tested in test_team_login."""
+    base = next((b for b in DATABASES if url.startswith(b)), None)
+    assert base is not None, f"{url} is not served by the `serve` fixture"
+    token, _ = session_for(DATABASES[base], username, role)
+    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+
+
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """`open_page(url, width=1280, height=900)`: a fresh context (so an empty sessionStorage)
-    with the page loaded and its script running. An uncaught script error fails the test."""
+    """`open_page(url, width=1280, height=900, user="admin", role="admin")`: a fresh context
+    (so an empty sessionStorage), signed in as `user` (None: signed out), with the page loaded
+    and its script running. An uncaught script error fails the test."""
     contexts = []
     errors: list[str] = []
 
-    def make(url: str, width: int = DESKTOP["width"], height: int = DESKTOP["height"]) -> Page:
+    def make(url: str, width: int = DESKTOP["width"], height: int = DESKTOP["height"],
+             user: str | None = "admin", role: str = "admin") -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
+        if user is not None:
+            sign_in(context, url, user, role)
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -124,3 +144,4 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+

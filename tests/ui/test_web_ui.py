@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from accounts import api_client
 from playwright.sync_api import Page, expect
 from samples import Reply, http_server, image_bytes
 
@@ -91,7 +92,7 @@ def test_drop_a_real_photo_shows_the_whole_result(open_page, base_url: str, data
         zone.dispatch_event(kind, {"dataTransfer": transfer})
 
     wait_result(page, photo.name)
-    truth = httpx.post(f"{base_url}/v1/moderate/image", files={"file": (photo.name, data)}).json()
+    truth = api_client(base_url).post("/v1/moderate/image", files={"file": (photo.name, data)}).json()
     expect(page.get_by_test_id("decision")).to_have_text(truth["decision"])
     expect(page.get_by_test_id("decision")).to_have_attribute("data-decision", DECISION)
     expect(page.get_by_test_id("label")).to_have_text(re.compile(rf"^{truth['label']} · \d+\.\d%$"))
@@ -333,7 +334,7 @@ def test_boxes_follow_the_image_and_a_screenshot_is_kept(
     kept as a test artefact (tests/ui/artifacts/result.png)."""
     photo = data_dir / "images" / "photos" / "skimage_astronaut.png"
     data = photo.read_bytes()
-    result = httpx.post(f"{base_url}/v1/moderate/image", files={"file": (photo.name, data)}).json()
+    result = api_client(base_url).post("/v1/moderate/image", files={"file": (photo.name, data)}).json()
     assert result["detections"], "the astronaut photo should have a detected region"
     page = open_page(base_url)
     pick(page, photo.name, data)

@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
+from accounts import api_client
 from playwright.sync_api import Page, expect
 from samples import image_bytes
 
@@ -32,7 +32,7 @@ def utf16(text: str, index: int) -> int:
 
 
 def api(base_url: str, text: str) -> dict:
-    return httpx.post(f"{base_url}/v1/moderate/text", json={"text": text}).json()
+    return api_client(base_url).post("/v1/moderate/text", json={"text": text}).json()
 
 
 def check(page: Page, text: str, *, keyboard: bool = False) -> None:

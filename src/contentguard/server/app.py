@@ -17,11 +17,13 @@ from fastapi.staticfiles import StaticFiles
 
 from contentguard import __version__
 from contentguard.pipeline import Moderator
-from contentguard.server import errors, routes_api, routes_health, routes_ui
+from contentguard.server import background, errors, routes_api, routes_auth, routes_health, routes_ui
+from contentguard.server.auth import KeyCache, RateLimiter
 from contentguard.server.engine import Engine
 from contentguard.server.limits import BodyLimit
 from contentguard.server.observe import RequestMetrics
 from contentguard.settings import Settings, get_settings
+from contentguard.store.db import Database
 from contentguard.text_moderation import TextModerator
 
 _MULTIPART_SLACK = 64 * 1024  # headers and boundaries around one upload
@@ -45,23 +47,34 @@ def create_app(
     *,
     moderator: Moderator | None = None,
     text_moderator: TextModerator | None = None,
+    database: Database | None = None,
 ) -> FastAPI:
-    """Build the app. Pass moderators to share ones already loaded (tests, embedding)."""
+    """Build the app. Pass moderators to share ones already loaded (tests, embedding), and a
+    database to share one (its migrations are applied when the app starts)."""
     settings = settings or get_settings()
+    db = database or Database(settings.resolved_database_url())
     engine = Engine(
         settings,
+        db,
         make_moderator=(lambda: moderator) if moderator is not None else None,
         make_text_moderator=(lambda: text_moderator) if text_moderator is not None else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(db.upgrade)  # `serve` applies migrations on start
         loading = asyncio.create_task(asyncio.to_thread(engine.load))
+        tasks = [asyncio.create_task(task(app)) for task in background.TASKS]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await loading
             engine.close(own_moderator=moderator is None)
+            if database is None:
+                db.close()
 
     app = FastAPI(
         title="ContentGuard",
@@ -74,10 +87,15 @@ def create_app(
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.db = db
+    app.state.limiter = RateLimiter()
+    app.state.key_cache = KeyCache()
     errors.install(app)
+    routes_ui.install(app)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)
     app.include_router(routes_ui.router)
+    app.include_router(routes_auth.router)
     app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
 
     _register_schemas(app)

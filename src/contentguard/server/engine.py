@@ -13,33 +13,44 @@ from collections.abc import Callable
 
 from contentguard.batcher import MicroBatcher, record
 from contentguard.errors import ContentGuardError, NotReady, Overloaded
+from contentguard.media.thumbnail import thumbnail
 from contentguard.pipeline import Item, Moderator
-from contentguard.schemas import ErrorDetail, ErrorResult, Outcome
-from contentguard.server.results import ResultCache
+from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
 from contentguard.settings import Settings
+from contentguard.store import decisions, policies
+from contentguard.store.db import Database
+from contentguard.store.decisions import Requester, Retention
 from contentguard.text_moderation import TextModerator
 
 log = logging.getLogger("contentguard.server")
+NOBODY = Requester()
 
 
 class Engine:
-    """Owns the moderator, the batcher and the recent-results cache of one app."""
+    """Owns the moderators, the batcher and the decision store of one app."""
 
     def __init__(
         self,
         settings: Settings,
+        db: Database,
         make_moderator: Callable[[], Moderator] | None = None,
         make_text_moderator: Callable[[], TextModerator] | None = None,
     ):
         self.settings = settings
+        self.db = db
+        self.retention = Retention(
+            media_days=settings.media_retention_days,
+            sample_allow=settings.review_sample_allow,
+            sample_block=settings.review_sample_block,
+        )
         self._make = make_moderator or (lambda: Moderator(settings))
         self._make_text = make_text_moderator or (lambda: TextModerator(settings))
         self.text_moderator: TextModerator | None = None
         self.text_error: str | None = None
-        self.results = ResultCache(settings.results_cache_size, settings.results_ttl_s)
         self.moderator: Moderator | None = None
         self.batcher: MicroBatcher | None = None
         self.load_error: str | None = None
+        self._stored_policy = None
         self._loaded = threading.Event()
 
     # --- life cycle ----------------------------------------------------------------------
@@ -47,6 +58,11 @@ class Engine:
         """Load and warm the models (blocking; the lifespan runs it in a thread)."""
         try:
             moderator = self._make()
+            with self.db.session() as session:
+                active = policies.ensure_active(session, moderator.policy)
+            self._stored_policy = active if active.version != moderator.policy.version else None
+            if self._stored_policy is not None:  # an admin's newer version
+                moderator.policy = active
             self.batcher = MicroBatcher(
                 moderator,
                 max_batch=self.settings.microbatch_size,
@@ -60,6 +76,8 @@ class Engine:
             log.error("models failed to load: %s", self.load_error)
         try:
             self.text_moderator = self._make_text()
+            if self._stored_policy is not None:  # texts follow the same active version
+                self.text_moderator.policy = self._stored_policy
         except Exception as exc:  # images keep working; text routes say why they can't
             self.text_error = f"{exc.__class__.__name__}: {exc}"
             log.error("text models failed to load: %s", self.text_error)
@@ -112,24 +130,35 @@ class Engine:
             raise NotReady(f"the text models failed to load: {self.text_error}")
         return self.text_moderator
 
+    def set_policy(self, policy) -> None:  # type: ignore[no-untyped-def]
+        """Run `policy` from the next item on (an admin saved a new version)."""
+        for moderator in (self.moderator, self.text_moderator):
+            if moderator is not None:
+                moderator.policy = policy
+
     # --- moderation --------------------------------------------------------------------
-    async def moderate_texts(self, texts: list[tuple[str, str]]) -> list[Outcome]:
-        """Texts in one batched call, off the event loop; results kept for `/v1/results/{id}`."""
+    async def moderate_texts(
+        self, texts: list[tuple[str, str]], requester: Requester = NOBODY
+    ) -> list[Outcome]:
+        """Texts in one batched call, off the event loop; every result is stored."""
         moderator = self.require_text()
         outcomes = await asyncio.to_thread(moderator.moderate_many, texts)
         for outcome in outcomes:
             record(outcome)
-            self.results.put(outcome)
+        bodies = [text for _, text in texts]
+        await asyncio.to_thread(self._store_many, outcomes, requester, bodies)
         return outcomes
 
-    async def moderate(self, item: Item) -> Outcome:
-        """One item through the micro-batcher; the result is kept for `/v1/results/{id}`."""
+    async def moderate(self, item: Item, requester: Requester = NOBODY) -> Outcome:
+        """One item through the micro-batcher; the result is stored."""
         future = self.require_ready().submit(item)
         outcome = await asyncio.wrap_future(future)
-        self.results.put(outcome)
+        await asyncio.to_thread(self._store_many, [outcome], requester, [item])
         return outcome
 
-    async def moderate_all(self, items: list[Item | ErrorResult]) -> list[Outcome]:
+    async def moderate_all(
+        self, items: list[Item | ErrorResult], requester: Requester = NOBODY
+    ) -> list[Outcome]:
         """Items concurrently (so they share model runs); ready-made errors pass through."""
         batcher = self.require_ready()
         wanted = sum(not isinstance(item, ErrorResult) for item in items)
@@ -149,10 +178,29 @@ class Engine:
                 futures.append(error_result(item.source, exc))
         outcomes: list[Outcome] = []
         for f in futures:
-            outcome = f if isinstance(f, ErrorResult) else await f
-            self.results.put(outcome)
-            outcomes.append(outcome)
+            outcomes.append(f if isinstance(f, ErrorResult) else await f)
+        await asyncio.to_thread(self._store_many, outcomes, requester, items)
         return outcomes
+
+    def _store_many(
+        self, outcomes: list[Outcome], requester: Requester, inputs: list[object]
+    ) -> None:
+        """Store the results in one transaction (sets each result's `result_id`). Inputs are
+        the items (images) or texts, kept only for decisions that go to review."""
+        with self.db.session() as session:
+            for outcome, given in zip(outcomes, inputs, strict=True):
+                if not isinstance(outcome, ModerationResult):
+                    continue
+                origin = decisions.queue_origin(outcome.decision, self.retention)
+                keep = origin is not None
+                media = text = thumb = None
+                if keep and isinstance(given, str):
+                    text = given
+                elif keep and isinstance(given, Item):
+                    media = given.load()
+                    thumb = thumbnail(media)
+                decisions.save(session, outcome, requester, self.retention,
+                               media=media, text=text, thumbnail=thumb, origin=origin)
 
 
 def error_result(source: str | None, exc: ContentGuardError) -> ErrorResult:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contentguard.errors import ContentGuardError, Overloaded
+from contentguard.errors import ContentGuardError, Overloaded, RateLimited, Unauthorized
 from contentguard.schemas import ErrorDetail, ErrorResult, Outcome
 
 log = logging.getLogger("contentguard.server")
 
 _HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
@@ -41,6 +44,10 @@ _STATUS_OF_CODE = {
     "overloaded": 429,
     "not_ready": 503,
     "method_not_allowed": 405,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "conflict": 409,
+    "rate_limited": 429,
 }
 
 
@@ -74,6 +81,10 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": "1"} if isinstance(exc, Overloaded) else None
         if exc.code == "not_ready":
             headers = {"Retry-After": "5"}
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": 'Bearer realm="contentguard"'}
         return error_response(exc.code, exc.message, exc.http_status, headers)
 
     @app.exception_handler(RequestValidationError)

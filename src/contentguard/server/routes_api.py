@@ -1,4 +1,4 @@
-"""`/v1`: moderate an image, a batch, and read a recent result back."""
+"""`/v1`: moderate an image, a batch or texts, and read a stored result back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from contentguard.errors import BadRequest, NotFound
 from contentguard.schemas import ErrorResult, ModerationResult, Outcome
@@ -14,11 +15,14 @@ from contentguard.server import inputs
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
 from contentguard.server.errors import status_of
+from contentguard.store import decisions
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
 MAX_TEXTS = 256
 
-Client = Annotated[Principal, Depends(authorize("client"))]
+# Client platforms (API keys with the scope) and signed-in people (the web page's try-it box).
+Moderating = Annotated[Principal, Depends(authorize("client", "moderator", scope="moderate"))]
+Reading = Annotated[Principal, Depends(authorize("client", "moderator", scope="results"))]
 
 
 async def get_engine(request: Request) -> Engine:
@@ -54,7 +58,9 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         502: "The URL's server failed (`fetch_failed`, with `upstream_status`)",
         503: "Models still loading (`not_ready`)",
         504: "Fetching or decoding took too long (`timeout`)",
-        404: "No recent result with this id (`not_found`)",
+        404: "No stored result with this id (`not_found`)",
+        401: "No valid API key or session (`unauthorized`)",
+        403: "Missing role, scope or CSRF token (`forbidden`)",
     }
     return {s: {"model": ErrorResult, "description": described[s]} for s in statuses}
 
@@ -103,12 +109,14 @@ _BATCH_BODY = {
     responses=_errors(400, 413, 415, 422, 429, 502, 503, 504),
     openapi_extra=_IMAGE_BODY,
 )
-async def moderate_image(request: Request, engine: EngineDep, client: Client) -> JSONResponse:
+async def moderate_image(request: Request, engine: EngineDep, client: Moderating) -> JSONResponse:
     """Send the image as a multipart `file`, as the raw body with its `image/*` type, or a
     JSON `{"url": …}`; get the result contract back, or its error object with a 4xx/5xx."""
     engine.require_ready()
     item = await inputs.single(request, engine.settings)
-    outcome: Outcome = item if isinstance(item, ErrorResult) else await engine.moderate(item)
+    outcome: Outcome = (
+        item if isinstance(item, ErrorResult) else await engine.moderate(item, client.requester)
+    )
     return JSONResponse(outcome.model_dump(mode="json"), status_code=status_of(outcome))
 
 
@@ -119,12 +127,12 @@ async def moderate_image(request: Request, engine: EngineDep, client: Client) ->
     responses=_errors(400, 413, 415, 429, 503),
     openapi_extra=_BATCH_BODY,
 )
-async def moderate_batch(request: Request, engine: EngineDep, client: Client) -> BatchResponse:
+async def moderate_batch(request: Request, engine: EngineDep, client: Moderating) -> BatchResponse:
     """Multipart `file` parts and `url` fields, or JSON `{"items": [...]}`. Results come in
     request order; an item that fails is an error object in its place, not a failed request."""
     engine.require_ready()
     items = await inputs.batch(request, engine.settings)
-    return BatchResponse(results=await engine.moderate_all(items))
+    return BatchResponse(results=await engine.moderate_all(items, client.requester))
 
 
 @router.post(
@@ -133,37 +141,52 @@ async def moderate_batch(request: Request, engine: EngineDep, client: Client) ->
     response_model=ModerationResult | BatchResponse,
     responses=_errors(400, 413, 422, 503),
 )
-async def moderate_text(body: TextRequest, engine: EngineDep, client: Client) -> JSONResponse:
+async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating) -> JSONResponse:
     """`{"text": …}` answers one result (the reasons carry `evidence`: the words that drove
     them); `{"texts": [...]}` answers `{"results": [...]}` in order. Texts are normalised
     against evasion before scoring; long texts are scored in chunks."""
     if (body.text is None) == (body.texts is None):
         raise BadRequest('send exactly one of {"text": "…"} and {"texts": ["…", …]}')
     if body.text is not None:
-        (outcome,) = await engine.moderate_texts([(body.source or "text", body.text)])
+        (outcome,) = await engine.moderate_texts([(body.source or "text", body.text)],
+                                                 client.requester)
         return JSONResponse(outcome.model_dump(mode="json"), status_code=status_of(outcome))
     assert body.texts is not None
     if not body.texts:
         raise BadRequest("`texts` is empty")
-    outcomes = await engine.moderate_texts([(f"texts[{n}]", t) for n, t in enumerate(body.texts)])
+    outcomes = await engine.moderate_texts(
+        [(f"texts[{n}]", t) for n, t in enumerate(body.texts)], client.requester
+    )
     return JSONResponse(BatchResponse(results=outcomes).model_dump(mode="json"))
 
 
 @router.get(
     "/results/{result_id}",
-    summary="A recent result by its id (the sha256 of the content)",
+    summary="A stored result by its result id, or the newest one for a content sha256",
     response_model=ModerationResult,
     responses=_errors(404),
 )
 async def get_result(
-    result_id: Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="sha256 hex")],
+    result_id: Annotated[
+        str,
+        Path(pattern="^([0-9a-f]{32}|[0-9a-f]{64})$",
+             description="The result id (32 hex) or the content's sha256 (64 hex)"),
+    ],
     engine: EngineDep,
-    client: Client,
+    client: Reading,
 ) -> ModerationResult:
-    result = engine.results.get(result_id)
+    """The stored decision as the contract object. When a moderator has given a verdict,
+    `decision` is the human one, `machine_decision` the model's and `review` says who and why.
+    API keys read only the decisions they asked for."""
+
+    def read() -> ModerationResult | None:
+        with engine.db.session() as session:
+            row = decisions.find(session, result_id, api_key_id=client.api_key_id)
+            return None if row is None else decisions.as_result(session, row)
+
+    result = await run_in_threadpool(read)
     if result is None:
-        raise NotFound(f"no recent result with id {result_id} (results are kept in memory for "
-                       f"{engine.settings.results_ttl_s:g} s)")
+        raise NotFound(f"no stored result with id {result_id}")
     return result
 
 

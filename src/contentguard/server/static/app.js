@@ -7,6 +7,7 @@
 "use strict";
 
 (() => {
+  const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const API_IMAGE = "v1/moderate/image"; // relative: works under a path prefix too
   const API_TEXT = "v1/moderate/text";
   const HISTORY_KEY = "contentguard.history.v1";
@@ -162,7 +163,8 @@
 
   async function post(init, signal, url = API_IMAGE) {
     try {
-      const outcome = await readOutcome(await fetch(url, { method: "POST", signal, ...init }));
+      const headers = { ...(init.headers || {}), "X-CSRF-Token": CSRF };
+      const outcome = await readOutcome(await fetch(url, { method: "POST", signal, credentials: "same-origin", ...init, headers }));
       return signal.aborted ? null : outcome;
     } catch (err) {
       if (signal.aborted || (err && err.name === "AbortError")) return null;
