@@ -61,3 +61,58 @@ def shared_text_moderator(settings: Settings):
     from contentguard.text_moderation import TextModerator
 
     return TextModerator(settings)
+
+
+PG_ADMIN_URL = os.environ.get(
+    "CONTENTGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_url():  # type: ignore[no-untyped-def]
+    """URL of a fresh, empty PostgreSQL database on the local server (dropped afterwards).
+    Skips here / fails in CI when the server is unreachable."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        admin.dispose()
+        require(False, f"PostgreSQL not reachable at {PG_ADMIN_URL} ({exc.__class__.__name__}); "
+                       "install and start postgresql, or set CONTENTGUARD_TEST_PG_URL")
+    name = f"cg_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+            ), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):  # type: ignore[no-untyped-def]
+    """A migrated, empty database of each kind (SQLite file; PostgreSQL on the local server,
+    emptied between tests)."""
+    from contentguard.store.db import Database
+
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'cg.db'}")
+    else:
+        database = Database(request.getfixturevalue("pg_url"))
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    database.upgrade()
+    try:
+        yield database
+    finally:
+        database.close()

@@ -1,0 +1,100 @@
+"""The schema, migrations and the account/decision basics on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from contentguard.errors import Conflict, InvalidRequest
+from contentguard.schemas import ModerationResult
+from contentguard.store import accounts, decisions
+from contentguard.store.db import Database
+from contentguard.store.decisions import Requester, Retention
+from contentguard.store.tables import AuditEntry, ReviewItem, StoredMedia
+
+
+def result(decision: str = "review", content: str = "a" * 64) -> ModerationResult:
+    return ModerationResult(
+        id=content, source="x.png", kind="image", media_type="image/png", decision=decision,
+        label="neutral", confidence=0.9, scores={"neutral": 0.9}, categories={"sexual_explicit": 0.6},
+        detections=[], reasons=[], frames=1, models=[], policy_version="default@2", duration_ms=3.0,
+    )
+
+
+def test_migrations_are_idempotent_and_at_head(db: Database) -> None:
+    db.upgrade()
+    assert db.current_revision() == "0001"
+
+
+def test_audit_log_refuses_update_and_delete_in_the_database(db: Database) -> None:
+    with db.session() as session:
+        session.add(AuditEntry(actor="test", action="x", target_type="y"))
+    for statement in ("UPDATE audit_log SET actor = 'evil'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"), db.session() as session:
+            session.execute(text(statement))
+    with db.session() as session:
+        assert session.query(AuditEntry).one().actor == "test"
+
+
+def test_passwords_are_argon2_and_checked(db: Database) -> None:
+    with db.session() as session:
+        user = accounts.create_user(session, "alice", "a long password", "moderator", actor="t")
+        assert user.password_hash.startswith("$argon2id$")
+        assert "a long password" not in user.password_hash
+    with db.session() as session:
+        assert accounts.authenticate(session, "alice", "a long password") is not None
+        assert accounts.authenticate(session, "ALICE", "a long password") is not None
+        assert accounts.authenticate(session, "alice", "wrong password!") is None
+        assert accounts.authenticate(session, "nobody", "a long password") is None
+    with pytest.raises(Conflict), db.session() as session:
+        accounts.create_user(session, "Alice", "another password", "admin", actor="t")
+    with pytest.raises(InvalidRequest), db.session() as session:
+        accounts.create_user(session, "bob", "short", "moderator", actor="t")
+
+
+def test_api_keys_are_stored_hashed_and_revocable(db: Database) -> None:
+    with db.session() as session:
+        new = accounts.create_api_key(session, "acme", ["moderate"], 60, actor="t")
+    assert new.key.startswith("cg_") and len(new.key) > 40
+    with db.session() as session:
+        stored = session.execute(text("SELECT key_hash, prefix FROM api_keys")).one()
+        assert new.key not in stored.key_hash and stored.prefix == new.key[:11]
+        assert accounts.find_api_key(session, new.key) is not None
+        assert accounts.find_api_key(session, new.key + "x") is None
+        accounts.revoke_api_key(session, new.row.id, actor="t")
+    with db.session() as session:
+        assert accounts.find_api_key(session, new.key) is None
+        actions = [e.action for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+        assert actions == ["key.create", "key.revoke"]
+
+
+def test_last_admin_cannot_be_demoted_or_disabled(db: Database) -> None:
+    with db.session() as session:
+        admin = accounts.create_user(session, "root", "a long password", "admin", actor="t")
+    for change in ({"role": "moderator"}, {"active": False}):
+        with pytest.raises(Conflict), db.session() as session:
+            accounts.update_user(session, admin.id, "t", **change)  # type: ignore[arg-type]
+
+
+def test_decisions_are_stored_and_review_ones_queued_with_media(db: Database) -> None:
+    keep = Retention(media_days=1)
+    with db.session() as session:
+        reviewed = decisions.save(session, result("review"), Requester(), keep, media=b"png")
+        allowed = decisions.save(session, result("allow", "b" * 64), Requester(), keep, media=b"png")
+    with db.session() as session:
+        assert session.query(ReviewItem).count() == 1
+        assert session.query(StoredMedia).count() == 1  # media only for the queued item
+        back = decisions.as_result(session, decisions.find(session, reviewed.id))
+        assert back.result_id == reviewed.id and back.decision == "review"
+        assert decisions.find(session, "b" * 64).id == allowed.id  # by content sha256
+        assert decisions.find(session, "b" * 64, api_key_id=12345) is None
+
+
+def test_sampling_queues_a_share_of_allow_decisions(db: Database) -> None:
+    everything = Retention(media_days=1, sample_allow=1.0)
+    with db.session() as session:
+        decisions.save(session, result("allow"), Requester(), everything)
+        decisions.save(session, result("block", "c" * 64), Requester(), everything)
+    with db.session() as session:
+        origins = [i.origin for i in session.query(ReviewItem)]
+    assert origins == ["sample"]
