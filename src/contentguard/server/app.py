@@ -111,6 +111,15 @@ def create_app(
     return app
 
 
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "http", "scheme": "bearer",
+               "description": "An API key made by an admin: `Authorization: Bearer cg_…`."},
+    "session": {"type": "apiKey", "in": "cookie", "name": "cg_session",
+                "description": "A web UI session (`/login`); state-changing calls also need "
+                               "the `X-CSRF-Token` header."},
+}
+
+
 def _register_schemas(app: FastAPI) -> None:
     """Add the JSON request bodies (declared through openapi_extra) to the schema's components."""
     from pydantic.json_schema import models_json_schema
@@ -125,7 +134,13 @@ def _register_schemas(app: FastAPI) -> None:
             [(m, "validation") for m in routes_api.EXTRA_SCHEMAS],
             ref_template="#/components/schemas/{model}",
         )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {}).update(defs.get("$defs", {}))
+        components["securitySchemes"] = SECURITY_SCHEMES
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith("/v1/"):
+                for operation in operations.values():
+                    operation["security"] = [{"apiKey": []}, {"session": []}]
         app.openapi_schema = schema
         return schema
 
