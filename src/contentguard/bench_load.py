@@ -158,9 +158,25 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=15)
 
 
+def _bench_key(settings: Settings) -> str:
+    """An API key (every scope, no practical rate limit) in the benchmark's own database."""
+    from contentguard.store import accounts
+    from contentguard.store.db import Database
+
+    db = Database(settings.resolved_database_url())
+    try:
+        db.upgrade()
+        with db.session() as session:
+            return accounts.create_api_key(session, "bench-load", list(accounts.SCOPES),
+                                           10**9, actor="bench-load").key
+    finally:
+        db.close()
+
+
 @contextmanager
-def running_service(settings: Settings, ready_timeout: float = 180.0) -> Iterator[tuple[str, int]]:
-    """`contentguard serve` on a free loopback port until /readyz is 200; yields (base URL, pid).
+def running_service(settings: Settings, ready_timeout: float = 180.0) -> Iterator[tuple[str, int, str]]:
+    """`contentguard serve` on a free loopback port, on a fresh database in a temporary folder,
+    until /readyz is 200; yields (base URL, pid, an API key).
 
     The process is always stopped (terminate, then kill), also on Ctrl-C, errors and SIGTERM.
     """
@@ -171,6 +187,9 @@ def running_service(settings: Settings, ready_timeout: float = 180.0) -> Iterato
         previous = None
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "serve.log"
+        settings = settings.model_copy(update={
+            "data_home": Path(tmp), "database_url": f"sqlite:///{Path(tmp) / 'bench.db'}"})
+        key = _bench_key(settings)
         with log.open("wb") as sink:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "contentguard.cli", "serve", "--host", "127.0.0.1",
@@ -180,7 +199,7 @@ def running_service(settings: Settings, ready_timeout: float = 180.0) -> Iterato
             try:
                 base = f"http://127.0.0.1:{port}"
                 _wait_ready(base, proc, log, ready_timeout)
-                yield base, proc.pid
+                yield base, proc.pid, key
             finally:
                 _stop(proc)
                 if previous is not None:
@@ -403,14 +422,15 @@ def rss_summary(rss: Sequence[tuple[float, float]]) -> dict[str, Any]:
     }
 
 
-async def run_load(base: str, pid: int, photos: list[Photo], *, levels: Sequence[int],
+async def run_load(base: str, pid: int, key: str, photos: list[Photo], *, levels: Sequence[int],
                    duration: float, warmup: float, soak: float, soak_clients: int, sample_every: float,
                    console: Console) -> dict[str, Any]:
     """Every HTTP measurement against the running service at `base`."""
     most = max([*levels, soak_clients]) + _OPEN_LOOP_CONNECTIONS
     limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
     phases = Phases(console)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=httpx.Timeout(120.0)) as client:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=httpx.Timeout(120.0),
+                                 headers={"Authorization": f"Bearer {key}"}) as client:
         with phases.progress:
             closed = [await _measured_closed_loop(client, photos, n, duration, warmup, pid, phases)
                       for n in levels]
@@ -459,11 +479,11 @@ def run_bench_load(
     console.print(f"in process: {reference['images_per_s']:.1f} img/s "
                   f"({len(usable)}/{len(photos)} photos moderated without an error)")
     console.print("starting `contentguard serve`…")
-    with running_service(settings) as (base, pid):
+    with running_service(settings) as (base, pid, key):
         console.print(f"service ready at {base} (pid {pid}); the load client runs in this process, "
                       f"on the same {os.cpu_count()} CPUs")
         measured = asyncio.run(run_load(
-            base, pid, usable, levels=list(clients), duration=duration, warmup=min(warmup, duration),
+            base, pid, key, usable, levels=list(clients), duration=duration, warmup=min(warmup, duration),
             soak=soak, soak_clients=soak_clients, sample_every=sample_every, console=console,
         ))
     for level in measured["closed_loop"]:

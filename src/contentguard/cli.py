@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contentguard import __version__
+from contentguard.cli_labels import export_labels
 from contentguard.cli_team import bootstrap_admin, db_app, users_app
 from contentguard.errors import ContentGuardError, InvalidPolicy
 from contentguard.media import read_file, read_stream
@@ -35,6 +36,7 @@ models_app = typer.Typer(help="Pull, list and verify the models.", no_args_is_he
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.command("export-labels")(export_labels)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -16,7 +16,9 @@ from contentguard.store import accounts
 from contentguard.store.db import Database
 
 
-def run(args: list[str], home: Path, stdin: str = "", url: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], home: Path, stdin: str = "", url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONTENTGUARD_DATA_HOME": str(home)}
     env.pop("CONTENTGUARD_DATABASE_URL", None)
     if url:

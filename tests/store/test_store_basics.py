@@ -98,3 +98,23 @@ def test_sampling_queues_a_share_of_allow_decisions(db: Database) -> None:
     with db.session() as session:
         origins = [i.origin for i in session.query(ReviewItem)]
     assert origins == ["sample"]
+
+
+def test_retention_purges_old_decisions_and_media_but_keeps_the_audit_log(db: Database) -> None:
+    from datetime import timedelta
+
+    from contentguard.store.tables import StoredDecision, utcnow
+
+    keep = Retention(media_days=1)
+    with db.session() as session:
+        old = decisions.save(session, result("review"), Requester(), keep, media=b"png")
+        new = decisions.save(session, result("review", "d" * 64), Requester(), keep, media=b"png")
+        session.get(StoredDecision, old.id).created_at = utcnow() - timedelta(days=100)
+        session.get(StoredMedia, new.id).expires_at = utcnow() - timedelta(seconds=1)
+    with db.session() as session:
+        assert decisions.purge_expired(session, retention_days=90) == (1, 1)  # + cascaded media
+    with db.session() as session:
+        assert [d.id for d in session.query(StoredDecision)] == [new.id]
+        assert session.query(StoredMedia).count() == 0
+        assert session.query(ReviewItem).count() == 1  # the old one's item went with it
+        assert session.query(AuditEntry).filter_by(action="retention.purge").count() == 1

@@ -10,7 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from contentguard.text.normalize import LEET, LOOKALIKES, STEPS, Normalized, normalize, normalize_many
+from contentguard.text.normalize import (
+    _ASCII_INVISIBLE,
+    _MAY_LEET,
+    _MAY_RUN,
+    _MAY_SPLIT,
+    _MAY_SPLIT_AT_START,
+    _RUN,
+    _SPLIT,
+    LEET,
+    LOOKALIKES,
+    STEPS,
+    Normalized,
+    _address_chunks,
+    _inert,
+    _leet_tokens,
+    _normalized_draft,
+    _unleet_token,
+    normalize,
+    normalize_many,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -467,3 +486,101 @@ def test_the_docs_describe_every_step_in_order() -> None:
     assert -1 not in positions, positions
     assert positions == sorted(positions)
     assert re.search(r"trade-off", doc, re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shortcuts: `normalize` skips steps 1 to 4 for text they would only case-fold, and steps 5 to 7
+# look for a cheap sign that they apply before their full search. Neither may change any output.
+
+
+def full_steps(text: str) -> Normalized:
+    """`normalize` without its shortcut past steps 1 to 4."""
+    d = _normalized_draft(text)
+    return Normalized(text, d.text, tuple(d.starts), tuple(d.ends), tuple(d.elongated))
+
+
+def as_tuples(n: Normalized) -> Normalized:
+    return Normalized(n.original, n.text, tuple(n.starts), tuple(n.ends), n.elongated)
+
+
+def shortcut_texts(rng: random.Random) -> list[str]:
+    """Texts for both sides of each shortcut: ASCII with and without control characters, emoji and
+    punctuation that steps 1 to 4 leave alone, and characters next to them that they change."""
+    inert = list("“”‘’«»¡¿—–•★☆♥✌✋☺😂😭👍👭🙌🏽💯®©°±×÷€£¥¶§\ue000\U000fe334") + ["\u055a", "\u2022"]
+    lively = list("…‼\u3000\xa0ﬁ½Ｓ\u200b\u200d\ufe0f\u0301\x85\x0bßİéøаіᴀΗ") + ["\u037e", "\u1161", "\u3099"]
+    pool = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") * 3 + list("0123456789@$!|+.*-_ #/:'")
+    pool += [" "] * 12 + ["\n", "\t", "\r", "\x00", "\x1b", "\x7f"]
+    pieces = ["sh1t", "$h!t", "a$$", "b!tch", "f u c k", "s.h.i.t", "shiiiit", "@us3r", "#t4g", "http://t.co/a1b2",
+              "www.x1y.com", "RT@b1tch", "j0hn@ex.com", "goooood", "xxx", "I h a t e"]  # fmt: skip
+    texts = []
+    for k in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 10)):
+            r = rng.random()
+            if r < 0.5:
+                parts.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 8))))
+            elif r < 0.75:
+                parts.append(rng.choice(pieces))
+            elif r < 0.95 or k % 3:
+                parts.append(rng.choice(inert))
+            else:
+                parts.append(rng.choice(lively))
+        texts.append(rng.choice(["", " ", ", "]).join(parts))
+    return texts
+
+
+def test_shortcuts_give_what_the_full_steps_give() -> None:
+    rng = random.Random(17)
+    texts = shortcut_texts(rng) + [random_text(rng) for _ in range(1000)]
+    texts += [v for vs in EVASIONS.values() for v in vs] + INNOCENT + NON_LATIN
+    for text in texts:
+        assert as_tuples(normalize(text)) == full_steps(text), ascii(text)
+    shortcut = [t for t in texts if skips_steps_1_to_4(t)]
+    assert sum(t.isascii() for t in shortcut) > 500 and sum(not t.isascii() for t in shortcut) > 500
+    assert len(texts) - len(shortcut) > 500
+
+
+def skips_steps_1_to_4(text: str) -> bool:
+    """Whether `normalize` takes its shortcut (printable ASCII, and non-ASCII characters all inert)."""
+    return not _ASCII_INVISIBLE.search(text) and all(_inert(c) for c in text if not c.isascii())
+
+
+def test_inert_characters_are_left_alone_by_steps_1_to_4() -> None:
+    """Every character `normalize` lets skip steps 1 to 4 is left as it is by them, between letters, and
+    is never the second half of a canonical composition (so no neighbour can compose with it)."""
+    seconds = set()
+    for o in range(0x30000):
+        decomposition = unicodedata.decomposition(chr(o)).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            seconds.add(chr(int(decomposition[1], 16)))
+    inert = [chr(o) for o in range(0x80, 0x30000) if _inert(chr(o))]
+    _inert.cache_clear()
+    assert len(inert) > 5000 and "😂" in inert and "’" in inert
+    assert not seconds & set(inert)
+    assert not any(_inert(c) for c in "…‼\u3000\xa0ﬁ\u200b\u200d\ufe0f\u0301\x85ßéаᴀ\u037e\u055a\u1161\u3099")
+    for c in inert:
+        if not 0xE000 <= ord(c) < 0xF900 or ord(c) % 64 == 0:  # private use: a sample
+            assert _normalized_draft(f"A{c}b{c}{c}").text == f"a{c}b{c}{c}", ascii(c)
+
+
+def test_cheap_signs_are_present_whenever_the_full_search_finds_something() -> None:
+    rng = random.Random(23)
+    texts = [t.lower() for t in shortcut_texts(rng)] + [random_text(rng).lower() for _ in range(2000)]
+    texts += [normalize(t).text for t in texts[:2000]]
+    address_chunk = re.compile(r"(?<!\S)(?:\S*?[@/]\S*|www\.\S*)")
+    found = {"split": 0, "leet": 0, "run": 0}
+    for text in texts:
+        if _SPLIT.search(text):
+            found["split"] += 1
+            assert _MAY_SPLIT.search(text) or _MAY_SPLIT_AT_START.match(text), text
+        leet = [(i, j) for i, j in _leet_tokens(text) if _unleet_token(text[i:j])]
+        if leet:
+            found["leet"] += 1
+            assert _MAY_LEET.search(text), text
+        candidates = list(_leet_tokens(text, _MAY_LEET))
+        assert set(leet) <= set(candidates) <= set(_leet_tokens(text)), text
+        if _RUN.search(text):
+            found["run"] += 1
+            assert _MAY_RUN.search(text), text
+        assert _address_chunks(text) == [m.span() for m in address_chunk.finditer(text)], text
+    assert min(found.values()) > 100, found

@@ -18,10 +18,15 @@ from fastapi.staticfiles import StaticFiles
 from contentguard import __version__
 from contentguard.pipeline import Moderator
 from contentguard.server import background, errors, routes_api, routes_auth, routes_health, routes_ui
+from contentguard.server import routes_webhooks as webhook_routes
 from contentguard.server.auth import KeyCache, RateLimiter
 from contentguard.server.engine import Engine
 from contentguard.server.limits import BodyLimit
 from contentguard.server.observe import RequestMetrics
+from contentguard.server.routes_admin import router as admin_api
+from contentguard.server.routes_admin_pages import router as admin_pages
+from contentguard.server.routes_appeals import router as appeals_routes
+from contentguard.server.routes_review import router as review_routes
 from contentguard.settings import Settings, get_settings
 from contentguard.store.db import Database
 from contentguard.text_moderation import TextModerator
@@ -96,6 +101,12 @@ def create_app(
     app.include_router(routes_health.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_auth.router)
+    app.include_router(admin_api)
+    app.include_router(admin_pages)
+    app.include_router(webhook_routes.router)
+    app.include_router(webhook_routes.pages)
+    app.include_router(review_routes)
+    app.include_router(appeals_routes)
     app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
 
     _register_schemas(app)

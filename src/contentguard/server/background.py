@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
+from contentguard.server import async_jobs, webhooks
 from contentguard.store import decisions
 
 log = logging.getLogger("contentguard.server")
@@ -36,3 +37,4 @@ async def retention(app: FastAPI) -> None:
 
 
 TASKS: list[Callable[[FastAPI], Awaitable[None]]] = [retention]
+TASKS += [webhooks.delivery_worker, async_jobs.job_worker]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.errors import BadRequest, NotFound
 from contentguard.schemas import ErrorResult, ModerationResult, Outcome
-from contentguard.server import inputs
+from contentguard.server import async_jobs, inputs
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
 from contentguard.server.errors import status_of
@@ -30,6 +30,14 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+AsyncFlag = Annotated[bool, Query(
+    alias="async",
+    description="Answer 202 at once with the future `result_id`; the result is delivered to the "
+                "API key's callback URL (`moderation.completed`) and readable at `status_url`.",
+)]
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": async_jobs.Accepted, "description": "`?async=true`: accepted; poll `status_url`"}
+}
 
 
 class BatchResponse(BaseModel):
@@ -106,13 +114,18 @@ _BATCH_BODY = {
     "/moderate/image",
     summary="Moderate one image (upload, raw body or URL)",
     response_model=ModerationResult,
-    responses=_errors(400, 413, 415, 422, 429, 502, 503, 504),
+    responses=_ACCEPTED | _errors(400, 413, 415, 422, 429, 502, 503, 504),
     openapi_extra=_IMAGE_BODY,
 )
-async def moderate_image(request: Request, engine: EngineDep, client: Moderating) -> JSONResponse:
+async def moderate_image(request: Request, engine: EngineDep, client: Moderating,
+                         async_: AsyncFlag = False) -> JSONResponse:
     """Send the image as a multipart `file`, as the raw body with its `image/*` type, or a
-    JSON `{"url": …}`; get the result contract back, or its error object with a 4xx/5xx."""
+    JSON `{"url": …}`; get the result contract back, or its error object with a 4xx/5xx.
+    With `?async=true`, 202 and the result later (a URL is then fetched by the job)."""
     engine.require_ready()
+    if async_:
+        job = await async_jobs.image_input(request)
+        return await async_jobs.accept(request, [job], client.api_key_id)
     item = await inputs.single(request, engine.settings)
     outcome: Outcome = (
         item if isinstance(item, ErrorResult) else await engine.moderate(item, client.requester)
@@ -139,14 +152,26 @@ async def moderate_batch(request: Request, engine: EngineDep, client: Moderating
     "/moderate/text",
     summary="Moderate one text or up to 256: offensive, hate, spam, profanity, with evidence",
     response_model=ModerationResult | BatchResponse,
-    responses=_errors(400, 413, 422, 503),
+    responses={202: {"model": async_jobs.Accepted | async_jobs.AcceptedBatch,
+                     "description": "`?async=true`: accepted (one id per text); poll `status_url`"}}
+    | _errors(400, 413, 422, 503),
 )
-async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating) -> JSONResponse:
+async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating, request: Request,
+                        async_: AsyncFlag = False) -> JSONResponse:
     """`{"text": …}` answers one result (the reasons carry `evidence`: the words that drove
     them); `{"texts": [...]}` answers `{"results": [...]}` in order. Texts are normalised
-    against evasion before scoring; long texts are scored in chunks."""
+    against evasion before scoring; long texts are scored in chunks. With `?async=true`, 202
+    and each result later (one `result_id` per text)."""
     if (body.text is None) == (body.texts is None):
         raise BadRequest('send exactly one of {"text": "…"} and {"texts": ["…", …]}')
+    if async_:
+        engine.require_text()
+        if body.texts is not None and not body.texts:
+            raise BadRequest("`texts` is empty")
+        jobs = ([async_jobs.JobInput("text", body.source or "text", text=body.text)]
+                if body.text is not None else
+                [async_jobs.JobInput("text", f"texts[{n}]", text=t) for n, t in enumerate(body.texts or [])])
+        return await async_jobs.accept(request, jobs, client.api_key_id, single=body.text is not None)
     if body.text is not None:
         (outcome,) = await engine.moderate_texts([(body.source or "text", body.text)],
                                                  client.requester)
@@ -164,7 +189,9 @@ async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating
     "/results/{result_id}",
     summary="A stored result by its result id, or the newest one for a content sha256",
     response_model=ModerationResult,
-    responses=_errors(404),
+    responses={202: {"model": async_jobs.Accepted,
+                     "description": "An accepted `?async=true` job not finished yet"}}
+    | _errors(404),
 )
 async def get_result(
     result_id: Annotated[
@@ -174,10 +201,12 @@ async def get_result(
     ],
     engine: EngineDep,
     client: Reading,
-) -> ModerationResult:
+    request: Request,
+) -> ModerationResult | JSONResponse:
     """The stored decision as the contract object. When a moderator has given a verdict,
     `decision` is the human one, `machine_decision` the model's and `review` says who and why.
-    API keys read only the decisions they asked for."""
+    API keys read only the decisions they asked for. An `?async=true` job answers 202 while
+    pending, and its error object (with the error's status) when it failed."""
 
     def read() -> ModerationResult | None:
         with engine.db.session() as session:
@@ -185,6 +214,12 @@ async def get_result(
             return None if row is None else decisions.as_result(session, row)
 
     result = await run_in_threadpool(read)
+    if result is None:
+        pending = await run_in_threadpool(async_jobs.pending_answer, request, engine.db, result_id,
+                                          client.api_key_id)
+        if pending is not None:
+            return pending
+        result = await run_in_threadpool(read)  # a job may have finished between the two reads
     if result is None:
         raise NotFound(f"no stored result with id {result_id}")
     return result

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from contentguard.schemas import HumanVerdict, ModerationResult
 from contentguard.store import review
 from contentguard.store.tables import (
+    AsyncJob,
     AuditEntry,
     StoredDecision,
     StoredMedia,
     User,
+    WebhookDelivery,
     utcnow,
 )
 
@@ -137,13 +139,18 @@ def as_result(session: Session, row: StoredDecision) -> ModerationResult:
 
 def purge_expired(session: Session, retention_days: float) -> tuple[int, int]:
     """Delete decisions past retention (their reviews and media go with them) and media past
-    its own retention. Returns (decisions, media) deleted. The audit log is never purged."""
+    its own retention (finished async jobs and settled webhook deliveries past retention too).
+    Returns (decisions, media) deleted. The audit log is never purged."""
     now = utcnow()
     media = session.execute(delete(StoredMedia).where(StoredMedia.expires_at < now)).rowcount
     old = now - timedelta(days=retention_days)
     decisions = session.execute(
         delete(StoredDecision).where(StoredDecision.created_at < old)
     ).rowcount
+    # finished async jobs and settled webhook deliveries go with the decisions of their age
+    session.execute(delete(AsyncJob).where(AsyncJob.status != "pending", AsyncJob.created_at < old))
+    session.execute(delete(WebhookDelivery).where(
+        WebhookDelivery.status.in_(("delivered", "failed")), WebhookDelivery.created_at < old))
     if decisions or media:
         session.add(AuditEntry(actor="system", action="retention.purge", target_type="decision",
                                after={"decisions": decisions, "media": media}))

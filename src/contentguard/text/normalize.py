@@ -73,10 +73,45 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Normalise one text: see the module docstring and docs/text-normalisation.md."""
+    n = len(text)
+    if text.isascii():
+        plain = text.isprintable() or not _ASCII_INVISIBLE.search(text)
+    else:
+        plain = not _ASCII_INVISIBLE.search(text) and all(map(_inert, _NON_ASCII.findall(text)))
+    if plain:  # steps 1 to 4 would only case-fold it: skip them (a test checks this against them)
+        draft = _Draft(text, text.lower() if text.isascii() else text.casefold(), range(n), range(1, n + 1))
+        for step in _WORD_STEPS:
+            draft = step(draft)
+    else:
+        draft = _normalized_draft(text)
+    elongated = tuple(draft.elongated) if draft.elongated else ()
+    return Normalized(text, draft.text, _frozen(draft.starts), _frozen(draft.ends), elongated)
+
+
+def _normalized_draft(text: str) -> _Draft:
+    """Every step in turn, with no shortcut."""
     draft = _Draft(text, text, range(len(text)), range(1, len(text) + 1))
     for step in STEPS:
         draft = step(draft)
-    return Normalized(text, draft.text, _frozen(draft.starts), _frozen(draft.ends), tuple(draft.elongated))
+    return draft
+
+
+@lru_cache(maxsize=8192)
+def _inert(c: str) -> bool:
+    """Whether steps 1 to 4 leave the non-ASCII character `c` alone wherever it stands: punctuation,
+    symbols (emoji, quotes) and private-use characters with no decomposition, no case and no script,
+    that are not invisible (and, as neither marks nor Hangul jamo, compose with nothing under NFKC)."""
+    category = unicodedata.category(c)
+    return (
+        (category[0] in "PS" or category == "Co")
+        and not unicodedata.decomposition(c)
+        and not unicodedata.combining(c)
+        and c.casefold() == c == c.lower()
+        and not c.isalnum()
+        and not _INVISIBLE.match(c)
+        and not _HAS_FOREIGN.match(c)
+        and _strip_kind(c) is None
+    )
 
 
 def _frozen(offsets: Sequence[int]) -> Sequence[int]:
@@ -213,6 +248,7 @@ _INVISIBLE = re.compile(
     "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
+_ASCII_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _INVISIBLE within ASCII
 _SPACE_LIKE = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2800")  # whitespace controls, braille blank
 _JOINERS = frozenset("\u200c\u200d")
 _TAG_BASE = "\U0001f3f4"  # black flag: tag characters after it spell a subdivision flag
@@ -518,7 +554,8 @@ def _strip_marks(d: _Draft) -> _Draft:
 # "@name" or "#tag" starting a word (or glued to a retweet's "RT"); hashtags glue words and use digits
 # as words ("#vote5sos", "#sorry4thewait"), so reading them as leetspeak does more harm than good
 _TAG = re.compile(r"[@#]\w+")
-_ADDRESS_CHUNK = re.compile(r"(?<!\S)(?:\S*?[@/]\S*|www\.\S*)")
+_ADDRESS_MARK = re.compile(r"[@/]|www\.")
+_NON_SPACE = re.compile(r"\S*")
 _EMAIL = re.compile(r"\w@[\w-]+\.\w")
 
 
@@ -528,13 +565,34 @@ def _protected(text: str, hashtags: bool = True) -> list[tuple[int, int]]:
         return []
     tags = [m.span() for m in _TAG.finditer(text) if hashtags or m.group()[0] == "@"]
     spans = [(i, j) for i, j in tags if _tag_at(text, i)]
-    return spans + [m.span() for m in _ADDRESS_CHUNK.finditer(text) if _is_address(m.group())]
+    return spans + [(i, j) for i, j in _address_chunks(text) if _is_address(text[i:j])]
+
+
+def _address_chunks(text: str) -> list[tuple[int, int]]:
+    r"""Spans of the whitespace-separated chunks holding "@" or "/" or starting with "www." (as
+    `(?<!\S)(?:\S*?[@/]\S*|www\.\S*)` finds them, but from those marks rather than every position)."""
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for m in _ADDRESS_MARK.finditer(text):
+        k = m.start()
+        if k < end:
+            continue
+        start = k
+        if m.group() == "www.":
+            if k and not text[k - 1].isspace():
+                continue  # inside a chunk: it counts only if the chunk has "@" or "/", found next
+        else:
+            while start and not text[start - 1].isspace():
+                start -= 1
+        end = _NON_SPACE.match(text, k).end()
+        spans.append((start, end))
+    return spans
 
 
 def _tag_at(text: str, k: int) -> bool:
     """Whether the "@" or "#" at k starts a word, or follows a retweet's "RT" ("RT@name")."""
     before = text[k - 1] if k else " "
-    retweet = text[:k].endswith("rt") and (k == 2 or not text[k - 3].isalnum())
+    retweet = k >= 2 and text[k - 2 : k] == "rt" and (k == 2 or not text[k - 3].isalnum())
     return retweet or not (before.isalnum() or before in "_@#")
 
 
@@ -559,6 +617,15 @@ _SPLIT = re.compile(
     rf"(?P<sep>[ \t]+| ?[{re.escape(_SEPARATORS)}] ?){_UNIT}(?:(?P=sep){_UNIT})+"
     r"(?![^\W_]|['’])"
 )
+# Cheap necessary conditions for a _SPLIT match (which is slow to look for, as it starts with a
+# look-behind): three units separated by separator characters, the first not inside a word, found
+# from the separator after it (separators are rarer than letters) or at the start of the text
+_SEPARATOR_CHAR = rf"[ \t{re.escape(_SEPARATORS)}]"
+_MAY_SPLIT = re.compile(
+    rf"{_SEPARATOR_CHAR}(?<=[^a-z0-9'’]{_UNIT}{_SEPARATOR_CHAR}){_SEPARATOR_CHAR}*{_UNIT}"
+    rf"{_SEPARATOR_CHAR}+{_UNIT}"
+)
+_MAY_SPLIT_AT_START = re.compile(rf"{_UNIT}{_SEPARATOR_CHAR}+{_UNIT}{_SEPARATOR_CHAR}+{_UNIT}")
 
 
 def _spelled_out(d: _Draft) -> Iterable[tuple[int, int, list[int]]]:
@@ -603,7 +670,8 @@ def _article_apart(d: _Draft, units: list[int]) -> bool:
 
 def _rejoin(d: _Draft) -> _Draft:
     """Glue "f u c k", "f.u.c.k", "f-u-c-k", "f_u_c_k", "f*u*c*k": 3+ single characters, same separator."""
-    if not _SPLIT.search(d.text):
+    text = d.text
+    if not (_MAY_SPLIT.search(text) or _MAY_SPLIT_AT_START.match(text)) or not _SPLIT.search(text):
         return d
     protected = _protected(d.text)
     b, pos = _Builder(), 0
@@ -630,12 +698,17 @@ def _rejoin(d: _Draft) -> _Draft:
 LEET = str.maketrans("013457@$!|+", "oieastasiit")
 # Where a letter touches a leet character: the tokens worth a look grow from there
 _LEET_EDGE = re.compile(r"[a-z][0-9@$!|+]|[0-9@$!|+][a-z]")
+# A cheap necessary condition for a token to read as leetspeak (`_reads_as_letters`): leet characters
+# between letters ("sh1t"), "$" before a letter ("$hit") or "$$" after one ("a$$"). It starts with a
+# leet character, which most texts have few of.
+_MAY_LEET = re.compile(r"[0-9@$!|+](?:(?<=[a-z].)[0-9@$!|+]*[a-z]|(?<=\$)[a-z]|(?<=[a-z]\$)\$)")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|+")
 _TOKEN_TAIL = re.compile(r"[a-z0-9@$!|+]*")
 _RUNS = re.compile(r"[a-z]+|[^a-z]+")
 _ELONGATION = re.compile(r"(.)\1+")
 _EXCLAIMING = re.compile(r"![!1]*$")  # "wow!", "no!!1" end a sentence; they are not letters
 _CURRENCY = re.compile(r"\$\d")
+_LETTERLESS_DIGIT = re.compile("[2689]")
 _PUNCTUATION = frozenset("!|+")
 
 
@@ -647,10 +720,10 @@ def _unleet_token(token: str) -> str | None:
     """
     tail = _EXCLAIMING.search(token)
     core = token[: tail.start()] if tail else token
-    if len(core) < 3 or any(c in "2689" for c in core) or _CURRENCY.search(core):
+    if len(core) < 3 or _LETTERLESS_DIGIT.search(core) or _CURRENCY.search(core):
         return None
     runs = _RUNS.findall(core)
-    if not any(_reads_as_letters(runs, k) for k in range(len(runs))):
+    if not any(_reads_as_letters(runs, k) for k in range(len(runs)) if not runs[k][0].isalpha()):
         return None
     return core.translate(LEET) + token[len(core) :]
 
@@ -669,20 +742,30 @@ def _reads_as_letters(runs: list[str], k: int) -> bool:
     if run[0].isalpha():
         return False
     if 0 < k < len(runs) - 1:
-        short, long = sorted(len(_ELONGATION.sub(r"\1", runs[j])) for j in (k - 1, k + 1))
+        before, after = runs[k - 1], runs[k + 1]
         if _PUNCTUATION.issuperset(run):
-            return run in ("!", "|") and short <= 2 and long <= 5
-        return short <= 2
+            if run not in ("!", "|"):
+                return False
+            short, long = sorted((_letter_count(before), _letter_count(after)))
+            return short <= 2 and long <= 5
+        # (a run's letter count is at most its length: count only when that is not enough)
+        return len(before) <= 2 or len(after) <= 2 or min(_letter_count(before), _letter_count(after)) <= 2
     if k == 0:
         return run == "$" and len(runs) > 1
     return len(run) >= 2 and set(run) == {"$"}
 
 
-def _leet_tokens(text: str) -> Iterable[tuple[int, int]]:
+def _letter_count(run: str) -> int:
+    """The length of a run of letters with elongated letters counted once ("bbb" is 1)."""
+    return len(_ELONGATION.sub(r"\1", run))
+
+
+def _leet_tokens(text: str, edges: re.Pattern[str] = _LEET_EDGE) -> Iterable[tuple[int, int]]:
     """Spans of the words made of ASCII letters and leet characters that hold both (not part of a
-    longer word, and not a contraction: "don't" is no token)."""
+    longer word, and not a contraction: "don't" is no token); only those holding a match of `edges`
+    (letters and leet characters side by side, in a match), which `_unleet` narrows to `_MAY_LEET`."""
     end = 0
-    for m in _LEET_EDGE.finditer(text):
+    for m in edges.finditer(text):
         if m.start() < end:
             continue
         start = m.start()
@@ -699,9 +782,11 @@ def _joined(text: str, k: int) -> bool:
 
 def _unleet(d: _Draft) -> _Draft:
     """Read leetspeak inside words: "sh1t", "$h!t", "b!tch", "1d10t" (one-for-one, so offsets hold)."""
+    if not _MAY_LEET.search(d.text):
+        return d
     protected = None
     parts, pos = [], 0
-    for i, j in _leet_tokens(d.text):
+    for i, j in _leet_tokens(d.text, _MAY_LEET):  # the other tokens do not read as leetspeak
         if (plain := _unleet_token(d.text[i:j])) is None:
             continue
         if protected is None:
@@ -721,6 +806,7 @@ def _unleet(d: _Draft) -> _Draft:
 
 
 _RUN = re.compile(r"([a-z])\1{2,}")
+_MAY_RUN = re.compile(r"([a-z])\1\1")  # the same without the repetition, which is slow to set up
 
 
 def _in_longer_word(text: str, i: int, j: int) -> bool:
@@ -732,8 +818,12 @@ def _squeeze(d: _Draft) -> _Draft:
 
     A word that is only the run ("xxx", "zzz", "iii") is left alone: there it is the word.
     """
-    matches = [m for m in _RUN.finditer(d.text) if _in_longer_word(d.text, *m.span())]
-    protected = _protected(d.text, hashtags=False) if matches else []  # "#gaaaay" is still a word
+    if (first := _MAY_RUN.search(d.text)) is None:
+        return d
+    matches = [m for m in _RUN.finditer(d.text, first.start()) if _in_longer_word(d.text, *m.span())]
+    if not matches:
+        return d
+    protected = _protected(d.text, hashtags=False)  # "#gaaaay" is still a word
     b, pos, elongated = _Builder(), 0, []
     for m in matches:
         s, e = m.span()
@@ -767,3 +857,5 @@ STEPS: tuple[Callable[[_Draft], _Draft], ...] = (
     _unleet,
     _squeeze,
 )
+# What is left once steps 1 to 4 could only case-fold the text (`normalize` skips them then)
+_WORD_STEPS = STEPS[4:]

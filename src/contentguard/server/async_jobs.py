@@ -1,0 +1,270 @@
+"""`?async=true`: accept a moderation with 202 now, moderate it in the background, deliver it.
+
+The request's input (image bytes, a URL, or a text) is committed as an AsyncJob row before the
+202 is sent, so a killed server finishes it after a restart. Its id is the future result id:
+the finished decision is stored under it (`GET /v1/results/{id}` answers 202 until then) and a
+`moderation.completed` webhook is queued in the same transaction as the decision. URLs are
+fetched by the job, not by the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from contentguard.batcher import record
+from contentguard.errors import BadRequest, ContentGuardError, NotReady, Overloaded, UnsupportedMedia
+from contentguard.media.fetch import check_url
+from contentguard.media.thumbnail import thumbnail
+from contentguard.pipeline import Item
+from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
+from contentguard.server import inputs
+from contentguard.server.engine import Engine, error_result
+from contentguard.server.errors import status_of
+from contentguard.server.webhooks import nap, wake, wake_event
+from contentguard.store import decisions
+from contentguard.store import webhooks as outbox
+from contentguard.store.db import Database
+from contentguard.store.decisions import Requester
+from contentguard.store.tables import AsyncJob, utcnow
+
+log = logging.getLogger("contentguard.server")
+POLL_S = 1.0  # pending jobs are looked for at least this often
+CONCURRENCY = 16  # jobs in flight at once (the micro-batcher batches them together)
+OVERLOADED_PAUSE_S = 0.5
+
+
+class Accepted(BaseModel):
+    """The answer to `?async=true` (HTTP 202): the id the result will have and where to poll."""
+
+    result_id: str = Field(description="The future result id (32 hex).")
+    status: Literal["pending"] = "pending"
+    status_url: str = Field(description="`GET` it: 202 while pending, then the result.")
+
+
+class AcceptedBatch(BaseModel):
+    results: list[Accepted]
+
+
+@dataclass(frozen=True)
+class JobInput:
+    kind: Literal["image", "text"]
+    source: str
+    data: bytes | None = None
+    url: str | None = None
+    text: str | None = None
+
+
+# --- accepting ----------------------------------------------------------------------------------
+async def image_input(request: Request) -> JobInput:
+    """The one image of `POST /v1/moderate/image?async=true`, in the same forms as the
+    synchronous call; a URL is checked now and fetched by the job."""
+    ctype = inputs._content_type(request)
+    if ctype == "multipart/form-data":
+        form = await inputs._form(request, max_files=1, max_fields=2)
+        upload, url = form.get("file"), form.get("url")
+        if isinstance(upload, UploadFile):
+            data = await upload.read()
+            if not data:
+                raise BadRequest("the uploaded file is empty")
+            return JobInput("image", upload.filename or "upload", data=data)
+        if isinstance(url, str) and url.strip():
+            return _url_input(url.strip())
+        raise BadRequest("the multipart body needs a `file` part (the image) or a `url` field")
+    if ctype == "application/json":
+        try:
+            body = inputs.UrlRequest.model_validate(await inputs._json(request))
+        except ValidationError as exc:
+            raise BadRequest('the JSON body must be {"url": "https://…"}') from exc
+        return _url_input(body.url.strip())
+    if ctype.startswith(inputs.RAW_TYPES) or not ctype:
+        data = await request.body()
+        if not data:
+            raise BadRequest("the request has no body: send an image, a multipart `file` or a JSON url")
+        return JobInput("image", request.query_params.get("name") or "upload", data=data)
+    raise UnsupportedMedia(
+        f"request content type {ctype!r} is not accepted: use multipart/form-data, "
+        "application/json with a url, or the image itself with an image/* type"
+    )
+
+
+def _url_input(url: str) -> JobInput:
+    check_url(url)  # a malformed or oddly spelled URL is refused now, with a 400
+    return JobInput("image", url, url=url)
+
+
+def _status_url(request: Request, job_id: str) -> str:
+    return f"{request.scope.get('root_path', '').rstrip('/')}/v1/results/{job_id}"
+
+
+async def accept(request: Request, items: list[JobInput], api_key_id: int | None,
+                 single: bool = True) -> JSONResponse:
+    """Commit the jobs, wake the worker, answer 202 (`Accepted`, or `AcceptedBatch` for many)."""
+    db: Database = request.app.state.db
+    ids = [uuid.uuid4().hex for _ in items]
+
+    def store() -> None:
+        with db.session() as session:
+            for job_id, item in zip(ids, items, strict=True):
+                session.add(AsyncJob(
+                    id=job_id, api_key_id=api_key_id, kind=item.kind, source=item.source[:2048],
+                    data=item.data, url=item.url, text=item.text,
+                ))
+
+    await asyncio.to_thread(store)
+    wake(request.app, "jobs_wake")
+    accepted = [Accepted(result_id=i, status_url=_status_url(request, i)) for i in ids]
+    if single:
+        return JSONResponse(accepted[0].model_dump(), status_code=202,
+                            headers={"Location": accepted[0].status_url})
+    return JSONResponse(AcceptedBatch(results=accepted).model_dump(), status_code=202)
+
+
+def pending_answer(request: Request, db: Database, result_id: str,
+                   api_key_id: int | None) -> JSONResponse | None:
+    """`GET /v1/results/{id}` of an async job not finished yet: 202 while pending, the error
+    object (with its status) when it failed; None when there is no such job (or it is done)."""
+    if len(result_id) != 32:
+        return None
+    with db.session() as session:
+        job = session.get(AsyncJob, result_id)
+        if job is None or (api_key_id is not None and job.api_key_id != api_key_id):
+            return None
+        if job.status == "pending":
+            body = Accepted(result_id=job.id, status_url=_status_url(request, job.id))
+            return JSONResponse(body.model_dump(), status_code=202)
+        if job.status == "failed" and job.error:
+            failed = ErrorResult(source=job.source, error=ErrorDetail.model_validate(job.error))
+            return JSONResponse({"result_id": job.id, **failed.model_dump(mode="json")},
+                                status_code=status_of(failed))
+    return None
+
+
+# --- running ------------------------------------------------------------------------------------
+async def run_job(app: FastAPI, job_id: str) -> None:
+    """Moderate one pending job and finish it; models busy or not ready leave it pending."""
+    engine: Engine = app.state.engine
+    job = await asyncio.to_thread(_load, engine.db, job_id)
+    if job is None:
+        return
+    given: object = job.text if job.kind == "text" else None
+    try:
+        if job.kind == "text":
+            moderator = engine.require_text()
+            texts = [(job.source or "text", job.text or "")]
+            (outcome,) = await asyncio.to_thread(moderator.moderate_many, texts)
+            record(outcome)
+        else:
+            item = (Item.from_bytes(job.data, job.source or "upload") if job.data is not None
+                    else await inputs.from_url(job.url or "", engine.settings))
+            given = item
+            if isinstance(item, ErrorResult):
+                outcome = item
+            else:
+                outcome = await asyncio.wrap_future(engine.require_ready().submit(item))
+    except NotReady as exc:
+        if job.kind != "text" or engine.text_error is None:
+            return  # models still loading: the job stays pending
+        outcome = error_result(job.source, exc)  # the text models failed to load in this run
+    except Overloaded:
+        await asyncio.sleep(OVERLOADED_PAUSE_S)  # still pending: the worker takes it up again
+        return
+    except ContentGuardError as exc:
+        outcome = error_result(job.source, exc)
+    except Exception as exc:
+        log.exception("async job %s failed", job_id)
+        outcome = error_result(job.source, ContentGuardError(f"unexpected {exc.__class__.__name__}"))
+    await asyncio.to_thread(_finish, engine, job_id, outcome, given)
+    wake(app, "webhook_wake")
+
+
+def _load(db: Database, job_id: str) -> AsyncJob | None:
+    with db.session() as session:
+        job = session.get(AsyncJob, job_id)
+        return job if job is not None and job.status == "pending" else None
+
+
+def _finish(engine: Engine, job_id: str, outcome: Outcome, given: object) -> None:
+    """In one transaction: the decision under the job's id (queued for review like any other),
+    the job done or failed, and the `moderation.completed` event for the key's callback."""
+    try:
+        with engine.db.session() as session:
+            job = session.get(AsyncJob, job_id)
+            if job is None or job.status != "pending":
+                return  # finished by another process meanwhile
+            if isinstance(outcome, ModerationResult):
+                _save(session, engine, job, outcome, given)
+                job.status = "done"
+                payload = outcome.model_dump(mode="json")
+            else:
+                job.status = "failed"
+                job.error = outcome.error.model_dump(mode="json")
+                payload = {"result_id": job.id, **outcome.model_dump(mode="json")}
+            job.finished_at = utcnow()
+            job.data = job.text = None  # the input is not kept past its moderation
+            outbox.enqueue_event(session, job.api_key_id, "moderation.completed", payload)
+    except IntegrityError:  # another process stored this result id first
+        log.info("async job %s was finished elsewhere", job_id)
+
+
+def _save(session: Session, engine: Engine, job: AsyncJob, result: ModerationResult, given: object) -> None:
+    origin = decisions.queue_origin(result.decision, engine.retention)
+    media = text = thumb = None
+    if origin is not None and isinstance(given, str):
+        text = given
+    elif origin is not None and isinstance(given, Item):
+        media = given.load()
+        thumb = thumbnail(media)
+    decisions.save(session, result, Requester(api_key_id=job.api_key_id), engine.retention,
+                   media=media, text=text, thumbnail=thumb, origin=origin, result_id=job.id)
+
+
+def _pending(db: Database, exclude: set[str], limit: int) -> list[str]:
+    with db.session() as session:
+        stmt = select(AsyncJob.id).where(AsyncJob.status == "pending")
+        if exclude:
+            stmt = stmt.where(AsyncJob.id.not_in(exclude))
+        return list(session.scalars(stmt.order_by(AsyncJob.created_at, AsyncJob.id).limit(limit)))
+
+
+async def job_worker(app: FastAPI) -> None:
+    """Run pending jobs (those of a previous run first: oldest first) once the models are
+    ready, up to CONCURRENCY at once; woken by new jobs (`wake(app, "jobs_wake")`), finished
+    ones, or every POLL_S."""
+    engine: Engine = app.state.engine
+    event = wake_event(app, "jobs_wake")
+    running: dict[str, asyncio.Task[None]] = {}
+
+    def finished(job_id: str, task: asyncio.Task[None]) -> None:
+        running.pop(job_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("async job %s crashed", job_id, exc_info=task.exception())
+        event.set()
+
+    try:
+        while True:
+            free = CONCURRENCY - len(running)
+            try:
+                if engine.ready and free > 0:
+                    for job_id in await asyncio.to_thread(_pending, engine.db, set(running), free):
+                        task = asyncio.create_task(run_job(app, job_id))
+                        running[job_id] = task
+                        task.add_done_callback(lambda t, j=job_id: finished(j, t))
+            except Exception:
+                log.exception("async job task failed; retrying in %g s", POLL_S)
+            await nap(event, POLL_S)
+    finally:
+        for task in list(running.values()):
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)

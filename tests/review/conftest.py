@@ -1,0 +1,75 @@
+"""The real app for the review tests, with a policy that sends every image to review (so items
+reach the queue through the real moderation route), and clients signed in as people."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from accounts import session_for
+from fastapi.testclient import TestClient
+
+from contentguard.pipeline import Moderator
+from contentguard.policy import Policy
+from contentguard.server import create_app
+from contentguard.server.auth import SESSION_COOKIE
+from contentguard.settings import Settings
+
+# Every image goes to review (the classes sum to 1), and faces found are reviewed too, so a
+# photo with a face comes with boxes.
+REVIEW_ALL = """\
+version: test-review-all@1
+categories:
+  anything:
+    detector: nsfw-classifier
+    sum: [neutral, drawing, porn, hentai, sexy]
+    review: 0.0
+  faces:
+    detector: nudity-detector
+    max: [FACE_FEMALE, FACE_MALE]
+    review: 0.0
+"""
+
+
+@pytest.fixture(scope="session")
+def review_moderator(settings: Settings) -> Iterator[Moderator]:
+    with Moderator(settings, policy=Policy.from_yaml(REVIEW_ALL, origin="test")) as moderator:
+        yield moderator
+
+
+@pytest.fixture(scope="session")
+def review_app(review_moderator: Moderator, shared_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]
+               tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """`with review_app(**overrides) as client:` a ready TestClient (no credentials of its own)
+    on a fresh SQLite database, moderating images with REVIEW_ALL."""
+
+    @contextmanager
+    def make(**overrides: object) -> Iterator[TestClient]:
+        overrides.setdefault("database_url", f"sqlite:///{tmp_path_factory.mktemp('db') / 'cg.db'}")
+        app = create_app(settings.model_copy(update=overrides), moderator=review_moderator,
+                         text_moderator=shared_text_moderator)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            deadline = time.monotonic() + 120
+            while client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline, client.get("/readyz").json()
+                time.sleep(0.02)
+            yield client
+
+    return make
+
+
+@pytest.fixture
+def signed_in() -> Callable[..., TestClient]:
+    """`signed_in(client, username, role="moderator")`: another client on the same app, signed
+    in as `username` (made if new), sending its CSRF token with every request."""
+
+    def make(client: TestClient, username: str, role: str = "moderator") -> TestClient:
+        token, csrf = session_for(client.app.state.db, username, role)  # type: ignore[attr-defined]
+        person = TestClient(client.app, raise_server_exceptions=False,
+                            headers={"X-CSRF-Token": csrf})
+        person.cookies.set(SESSION_COOKIE, token)
+        return person
+
+    return make
