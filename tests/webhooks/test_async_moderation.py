@@ -151,6 +151,24 @@ def test_async_texts_each_get_a_result_and_a_webhook(client: TestClient) -> None
     assert delivered == set(ids)
 
 
+def test_async_batch_gives_one_id_per_item_in_order(client: TestClient) -> None:
+    with webhook_receiver() as receiver:
+        headers, secret = key_for(client, receiver.url)
+        answer = client.post("/v1/moderate/batch?async=true", headers=headers, files=[
+            ("file", ("first.png", image_bytes(3), "image/png")),
+            ("file", ("second.png", image_bytes(4), "image/png")),
+        ])
+        assert answer.status_code == 202, answer.text
+        ids = [r["result_id"] for r in answer.json()["results"]]
+        assert len(set(ids)) == 2
+        results = [poll(client, f"/v1/results/{i}", headers).json() for i in ids]
+        got = receiver.wait_for(2)
+    assert [r["source"] for r in results] == ["first.png", "second.png"]
+    assert {verified(g, secret)["data"]["result_id"] for g in got} == set(ids)
+    empty = client.post("/v1/moderate/batch?async=true", headers=headers, json={"items": []})
+    assert empty.status_code == 400  # malformed batches are refused at once, as without async
+
+
 def test_a_failed_job_is_an_error_object_and_a_webhook(client: TestClient) -> None:
     with webhook_receiver() as receiver, http_server({}) as images:
         headers, secret = key_for(client, receiver.url)

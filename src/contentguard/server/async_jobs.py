@@ -33,6 +33,7 @@ from contentguard.server import inputs
 from contentguard.server.engine import Engine, error_result
 from contentguard.server.errors import status_of
 from contentguard.server.webhooks import nap, wake, wake_event
+from contentguard.settings import Settings
 from contentguard.store import decisions
 from contentguard.store import webhooks as outbox
 from contentguard.store.db import Database
@@ -97,6 +98,21 @@ async def image_input(request: Request) -> JobInput:
         f"request content type {ctype!r} is not accepted: use multipart/form-data, "
         "application/json with a url, or the image itself with an image/* type"
     )
+
+
+async def batch_inputs(request: Request, settings: Settings) -> list[JobInput]:
+    """The items of `POST /v1/moderate/batch?async=true`, in request order; URLs are checked
+    now and fetched by their jobs."""
+    jobs = []
+    for n, (kind, value) in enumerate(await inputs.batch_entries(request, settings)):
+        if kind == "url":
+            jobs.append(_url_input(value))
+        elif kind == "file":
+            jobs.append(JobInput("image", inputs._upload_name(value, f"item-{n}"), data=await value.read()))
+        else:
+            name, raw = value
+            jobs.append(JobInput("image", name, data=raw))
+    return jobs
 
 
 def _url_input(url: str) -> JobInput:

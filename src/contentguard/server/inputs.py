@@ -111,8 +111,9 @@ async def single(request: Request, settings: Settings) -> Item | ErrorResult:
     )
 
 
-async def batch(request: Request, settings: Settings) -> list[Item | ErrorResult]:
-    """The items of `POST /v1/moderate/batch`, in request order."""
+async def batch_entries(request: Request, settings: Settings) -> list[tuple[str, Any]]:
+    """The entries of `POST /v1/moderate/batch` in request order, not yet read or fetched:
+    ("file", UploadFile), ("url", str) or ("data", (name, bytes))."""
     limit = settings.max_batch_items
     ctype = _content_type(request)
     entries: list[tuple[str, Any]] = []  # ("file", UploadFile) | ("url", str) | ("data", (name, bytes))
@@ -152,7 +153,12 @@ async def batch(request: Request, settings: Settings) -> list[Item | ErrorResult
         raise BadRequest("the batch is empty")
     if len(entries) > limit:
         raise BadRequest(f"{len(entries)} items in one batch; the limit is {limit}")
+    return entries
 
+
+async def batch(request: Request, settings: Settings) -> list[Item | ErrorResult]:
+    """The items of `POST /v1/moderate/batch`, in request order (URLs fetched concurrently)."""
+    entries = await batch_entries(request, settings)
     gate = asyncio.Semaphore(_FETCH_CONCURRENCY)
 
     async def one(n: int, kind: str, value: Any) -> Item | ErrorResult:

@@ -137,13 +137,20 @@ async def moderate_image(request: Request, engine: EngineDep, client: Moderating
     "/moderate/batch",
     summary="Moderate up to 32 images in one request",
     response_model=BatchResponse,
-    responses=_errors(400, 413, 415, 429, 503),
+    responses={**_errors(400, 413, 415, 429, 503),
+               202: {"model": async_jobs.AcceptedBatch,
+                     "description": "`?async=true`: accepted (one id per item); poll `status_url`"}},
     openapi_extra=_BATCH_BODY,
 )
-async def moderate_batch(request: Request, engine: EngineDep, client: Moderating) -> BatchResponse:
+async def moderate_batch(request: Request, engine: EngineDep, client: Moderating,
+                         async_: AsyncFlag = False) -> BatchResponse | JSONResponse:
     """Multipart `file` parts and `url` fields, or JSON `{"items": [...]}`. Results come in
-    request order; an item that fails is an error object in its place, not a failed request."""
+    request order; an item that fails is an error object in its place, not a failed request.
+    With `?async=true`: 202 with one result id per item, each delivered like a single item."""
     engine.require_ready()
+    if async_:
+        jobs = await async_jobs.batch_inputs(request, engine.settings)
+        return await async_jobs.accept(request, jobs, client.api_key_id, single=False)
     items = await inputs.batch(request, engine.settings)
     return BatchResponse(results=await engine.moderate_all(items, client.requester))
 
