@@ -68,3 +68,19 @@ def http_server(routes: dict[str, Reply | Callable[[], Reply]]) -> Iterator[str]
     finally:
         server.shutdown()
         server.server_close()
+
+
+# A policy sending every image to review (the classifier's classes sum to 1), faces too (so a
+# photo with a face comes with boxes): items reach the review queue through the real route.
+REVIEW_ALL_POLICY = """\
+version: test-review-all@1
+categories:
+  anything:
+    detector: nsfw-classifier
+    sum: [neutral, drawing, porn, hentai, sexy]
+    review: 0.0
+  faces:
+    detector: nudity-detector
+    max: [FACE_FEMALE, FACE_MALE]
+    review: 0.0
+"""

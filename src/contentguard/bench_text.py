@@ -43,7 +43,8 @@ SMS_FILE = "sms_spam_collection.tsv"
 README_START, README_END = "<!-- text-bench:start -->", "<!-- text-bench:end -->"
 BATCHES = (256, 1000)  # the "batched" sizes of the detectors and the end-to-end path
 ENCODER_BATCHES = (64, 128)
-SINGLE_TEXTS = 200  # batch-1 runs use at most this many texts: one call per text is slow
+SINGLE_TEXTS = 200  # batch-1 and end-to-end runs use at most this many texts: they are slow
+END_TO_END_BATCHES = (1, 256)
 MIN_RUN_S = 0.5  # shortest timed run; CPU times tick every 10 ms
 TARGETS = {
     "encoder_vs_sentence_transformers": (">=", 2.0),
@@ -164,14 +165,15 @@ def bench_profanity_path(det: ProfanityDetector, texts: list[str], repeat: int,
 
 
 def bench_end_to_end(moderator: TextModerator, texts: list[str], single: int, repeat: int,
-                     stages: Stages) -> dict[str, Any]:
-    """`moderate_many`: normalise, chunk, every text detector, policy and evidence."""
-    pairs = [(f"text-{i}", t) for i, t in enumerate(texts)]
+                     stages: Stages, label: str = "end to end") -> dict[str, Any]:
+    """`moderate_many`: normalise, chunk, every text detector, policy and evidence, over the
+    first `single` texts (evidence re-runs the encoder once per word of a flagged text, so the
+    whole set would take many minutes), one by one and in one batch."""
+    pairs = [(f"text-{i}", t) for i, t in enumerate(texts[:single])]
     out = {}
-    for size in (1, *BATCHES):
-        with stages.stage(f"end to end, batch {size}"):
-            out[f"batch_{size}"] = measure(moderator.moderate_many, pairs[:single] if size == 1 else pairs,
-                                           size, repeat)
+    for size in END_TO_END_BATCHES:
+        with stages.stage(f"{label}, batch {size}"):
+            out[f"batch_{size}"] = measure(moderator.moderate_many, pairs, size, repeat)
     return out
 
 
@@ -256,7 +258,7 @@ def _mean_cpu(usages: list[dict[str, float]]) -> dict[str, float]:
 def _stage_count(detectors: int, repeat: int, with_st: bool) -> int:
     per_detector = 1 + len(BATCHES)
     encoder = len(ENCODER_BATCHES) * repeat * (2 if with_st else 1)
-    return 1 + detectors * per_detector + len(BATCHES) + 1 + len(BATCHES) + encoder
+    return 1 + detectors * per_detector + len(BATCHES) + 2 * len(END_TO_END_BATCHES) + encoder
 
 
 def run_bench_text(
@@ -288,6 +290,9 @@ def run_bench_text(
                      for d in moderator.detectors}
         path = bench_profanity_path(profanity, texts, repeat, stages)
         end_to_end = bench_end_to_end(moderator, texts, single, repeat, stages)
+        no_evidence = bench_end_to_end(
+            TextModerator(settings.model_copy(update={"text_evidence_words": 0})), texts, single,
+            repeat, stages, label="end to end, no classifier evidence")
         encoders = bench_encoders(encoder, st, texts, repeat, stages)
     report = {
         "contentguard": __version__,
@@ -306,6 +311,7 @@ def run_bench_text(
         "detectors": detectors,
         "profanity_path": path,
         "end_to_end": end_to_end,
+        "end_to_end_no_evidence": no_evidence,
         "sentence_transformers": st_info,
         "encoder": encoders,
     }
@@ -357,7 +363,9 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
     rows += [("profanity path (normalise + `profanity`)", report["profanity_path"][f"batch_{size}"],
               path_target if size == max(BATCHES) else "—") for size in BATCHES]
     rows += [("end to end (`TextModerator.moderate_many`)", report["end_to_end"][f"batch_{size}"], "—")
-             for size in (1, *BATCHES)]
+             for size in END_TO_END_BATCHES]
+    rows += [("end to end without classifier evidence (`text_evidence_words` 0)",
+              report["end_to_end_no_evidence"][f"batch_{size}"], "—") for size in END_TO_END_BATCHES]
     for row in report["encoder"].values():
         ratio = f"{row['ratio']:.2f}× sentence-transformers" if "ratio" in row else "—"
         rows.append(("our encoder (ONNX Runtime)", row["ours"], ratio))
@@ -376,8 +384,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"texts ({txt['tweets']} tweets of the Davidson corpus and {txt['sms']} SMS messages, the first "
         f"of each file, interleaved; {txt['mean_chars']:.0f} characters on average), medians of "
         f"{run['repeat']} run{'s' if run['repeat'] != 1 else ''} after a warm-up batch (a run repeats "
-        f"its pass for at least {run['min_run_s']:g} s); batch 1 runs over the first {run['single_texts']} "
-        f"texts. Text detectors (those `TextModerator` loads): "
+        f"its pass for at least {run['min_run_s']:g} s); batch 1 and end-to-end runs use the first "
+        f"{run['single_texts']} texts. Text detectors (those `TextModerator` loads): "
         f"{', '.join(report['text_detectors']) or 'none'}. "
         f"ONNX Runtime uses {report['settings']['onnx_threads']} threads. Load times: text moderator "
         f"{load['text_moderator']:.2f} s, our encoder {load['encoder']:.2f} s{st_load}.",

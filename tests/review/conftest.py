@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 from accounts import session_for
 from fastapi.testclient import TestClient
+from samples import REVIEW_ALL_POLICY
 
 from contentguard.pipeline import Moderator
 from contentguard.policy import Policy
@@ -17,25 +18,10 @@ from contentguard.server import create_app
 from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings
 
-# Every image goes to review (the classes sum to 1), and faces found are reviewed too, so a
-# photo with a face comes with boxes.
-REVIEW_ALL = """\
-version: test-review-all@1
-categories:
-  anything:
-    detector: nsfw-classifier
-    sum: [neutral, drawing, porn, hentai, sexy]
-    review: 0.0
-  faces:
-    detector: nudity-detector
-    max: [FACE_FEMALE, FACE_MALE]
-    review: 0.0
-"""
-
 
 @pytest.fixture(scope="session")
 def review_moderator(settings: Settings) -> Iterator[Moderator]:
-    with Moderator(settings, policy=Policy.from_yaml(REVIEW_ALL, origin="test")) as moderator:
+    with Moderator(settings, policy=Policy.from_yaml(REVIEW_ALL_POLICY, origin="test")) as moderator:
         yield moderator
 
 
@@ -43,7 +29,7 @@ def review_moderator(settings: Settings) -> Iterator[Moderator]:
 def review_app(review_moderator: Moderator, shared_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]
                tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
     """`with review_app(**overrides) as client:` a ready TestClient (no credentials of its own)
-    on a fresh SQLite database, moderating images with REVIEW_ALL."""
+    on a fresh SQLite database, moderating images with REVIEW_ALL_POLICY."""
 
     @contextmanager
     def make(**overrides: object) -> Iterator[TestClient]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from accounts import PASSWORD, SERVED, api_client, make_user
 from playwright.sync_api import Page, expect
-from samples import image_bytes
+from samples import REVIEW_ALL_POLICY, image_bytes
 
 from contentguard.pipeline import Moderator
 from contentguard.policy import Policy
@@ -17,19 +17,6 @@ from contentguard.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-# Every image to review (the classes sum to 1); faces found are reviewed too, so boxes show.
-REVIEW_ALL = """\
-version: test-ui-review-all@1
-categories:
-  anything:
-    detector: nsfw-classifier
-    sum: [neutral, drawing, porn, hentai, sexy]
-    review: 0.0
-  faces:
-    detector: nudity-detector
-    max: [FACE_FEMALE, FACE_MALE]
-    review: 0.0
-"""
 
 
 def no_sideways_scroll(page: Page) -> bool:
@@ -42,7 +29,7 @@ def image_filter(page: Page) -> str:
 
 def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, data_dir: Path,  # type: ignore[no-untyped-def]
                                           open_page, artifacts: Path) -> None:
-    policy = Policy.from_yaml(REVIEW_ALL, origin="test")
+    policy = Policy.from_yaml(REVIEW_ALL_POLICY, origin="test")
     with Moderator(settings, policy=policy) as moderator, serve(moderator=moderator) as url:
         make_user(SERVED[url], "rita", "moderator")
         client = api_client(url)
