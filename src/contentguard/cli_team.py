@@ -131,7 +131,7 @@ def bootstrap_admin(settings: Settings, db: Database) -> Path | None:
         password = secrets.token_urlsafe(18)
         accounts.create_user(session, "admin", password, "admin", actor="system")
     path = settings.data_home / INITIAL_PASSWORD_FILE
-    settings.data_home.mkdir(parents=True, exist_ok=True)
+    settings.data_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(password + "\n")

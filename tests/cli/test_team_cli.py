@@ -33,6 +33,9 @@ def test_db_upgrade_is_idempotent_and_creates_the_sqlite_file(tmp_path: Path) ->
         assert done.returncode == 0, done.stderr
         assert "at revision 0001" in done.stderr
     assert (tmp_path / "contentguard.db").is_file()
+    fresh = tmp_path / "new-home"
+    assert run(["db", "upgrade"], fresh).returncode == 0
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700  # a folder we make is private
     assert run(["db", "current"], tmp_path).stdout.strip() == "0001"
 
 

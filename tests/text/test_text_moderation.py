@@ -88,3 +88,22 @@ def test_default_policy_moderates_texts(settings) -> None:  # type: ignore[no-un
     result = moderator.moderate("sh1t")
     assert isinstance(result, ModerationResult) and "profanity" in result.categories
     assert result.policy_version == Policy.default().version
+
+
+def test_classifier_evidence_for_two_categories_runs_the_encoder_once(settings) -> None:  # type: ignore[no-untyped-def]
+    """Hate and offensive come from one head: their leave-one-word-out batch is shared, and the
+    shared answer is the one each would get on its own."""
+    from contentguard.detectors.text_classifier import TextClassifier
+    from contentguard.text.normalize import normalize
+
+    item = normalize("you stupid worthless idiots should all get out of this country")
+    alone = TextClassifier(settings)
+    expected = {c: alone.evidence(item, [c]) for c in ("hate", "offensive")}
+    shared = TextClassifier(settings)
+    calls = []
+    encode = shared.encoder.encode
+    shared.encoder.encode = lambda texts, *a, **k: calls.append(len(texts)) or encode(texts, *a, **k)  # type: ignore[method-assign]
+    assert shared.evidence(item, ["hate"]) == expected["hate"]
+    assert shared.evidence(item, ["offensive"]) == expected["offensive"]
+    assert len(calls) == 1 and calls[0] > 5
+    assert expected["offensive"], "the text has offensive words to point at"

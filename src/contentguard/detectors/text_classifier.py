@@ -10,6 +10,7 @@ that drop in log-odds).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -26,6 +27,7 @@ from contentguard.text.profanity import ProfanityModel
 
 TASKS = ("hate", "spam")
 _WORD = re.compile(r"\S+")
+_VARIANT_CACHE_SIZE = 64  # recent texts' leave-one-word-out scores (a text flagged twice: once)
 
 
 class TextClassifier(TextDetector):
@@ -42,6 +44,8 @@ class TextClassifier(TextDetector):
         self.profanity = ProfanityModel.load(store.ensure("profanity-check")) if needs_profanity else None
         shas = [f"{t}-{h.card.get('weights_sha256', '?')[:8]}" for t, h in self.heads.items()]
         self._version = "+".join([self.encoder.model, *shas])
+        self._variant_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self._cache_lock = threading.Lock()
 
     @property
     def model_name(self) -> str:
@@ -89,11 +93,20 @@ class TextClassifier(TextDetector):
         for start, end in spans:
             by_word.setdefault(item.text[start:end], []).append((start, end))
         words = sorted(by_word, key=len, reverse=True)[:budget]
-        variants = [_without(item.text, by_word[w]) for w in words]
         head = self.heads[task]
         cols = [head.classes.index(c) for c in classes if c in head.classes]
-        squeezed = [item.squeezed().text] + variants  # the variants are scored as written
-        probs = self._probabilities([item.text] + variants, squeezed)[task][:, cols].sum(axis=1)
+        key = (item.text, budget)
+        with self._cache_lock:
+            every_task = self._variant_cache.get(key)
+        if every_task is None:  # one encoder batch serves every category flagged on this text
+            variants = [_without(item.text, by_word[w]) for w in words]
+            squeezed = [item.squeezed().text] + variants  # the variants are scored as written
+            every_task = self._probabilities([item.text] + variants, squeezed)
+            with self._cache_lock:
+                while len(self._variant_cache) >= _VARIANT_CACHE_SIZE:
+                    self._variant_cache.pop(next(iter(self._variant_cache)))
+                self._variant_cache[key] = every_task
+        probs = every_task[task][:, cols].sum(axis=1)
         # Log-odds, so a word still counts when the score is saturated near 1 (spam).
         odds = np.log(np.clip(probs, 1e-9, 1 - 1e-9) / np.clip(1 - probs, 1e-9, 1))
         drops = odds[0] - odds[1:]

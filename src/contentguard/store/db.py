@@ -42,7 +42,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"not a database URL: {url!r} ({exc})") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private
         engine = create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": 15}, pool_pre_ping=True
         )
