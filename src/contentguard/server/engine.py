@@ -100,17 +100,10 @@ class Engine:
             assert self.moderator is not None
             return {
                 "status": "ready",
-                "models": [
-                    {"name": d.model_name, "version": d.version,
-                     "warm_up_error": self.moderator.warm_up_errors.get(d.name)}
-                    for d in self.moderator.detectors
-                ],
+                "models": _model_status(self.moderator),
                 "policy_version": self.moderator.policy.version,
                 "text": (
-                    {"status": "ready", "models": [
-                        {"name": d.model_name, "version": d.version,
-                         "warm_up_error": self.text_moderator.warm_up_errors.get(d.name)}
-                        for d in self.text_moderator.detectors]}
+                    {"status": "ready", "models": _model_status(self.text_moderator)}
                     if self.text_moderator is not None
                     else {"status": "failed", "error": self.text_error}
                 ),
@@ -201,6 +194,12 @@ class Engine:
                     thumb = thumbnail(media)
                 decisions.save(session, outcome, requester, self.retention,
                                media=media, text=text, thumbnail=thumb, origin=origin)
+
+
+def _model_status(moderator: Moderator | TextModerator) -> list[dict[str, object]]:
+    """Each model of a moderator for `/readyz`: name, version, and its warm-up error if any."""
+    return [{"name": d.model_name, "version": d.version,
+             "warm_up_error": moderator.warm_up_errors.get(d.name)} for d in moderator.detectors]
 
 
 def error_result(source: str | None, exc: ContentGuardError) -> ErrorResult:

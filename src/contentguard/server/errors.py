@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,6 +52,17 @@ _STATUS_OF_CODE = {
     "conflict": 409,
     "rate_limited": 429,
 }
+
+
+def documented(described: Mapping[int, str], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for `statuses`: the one error object, with each router's own words
+    for what the status means there (`described`)."""
+    return {s: {"model": ErrorResult, "description": described[s]} for s in statuses}
+
+
+def responses_for(described: Mapping[int, str]) -> partial[dict[int | str, dict[str, Any]]]:
+    """`responses_for(DESCRIBED)(404, 409)`: `documented` bound to a router's descriptions."""
+    return partial(documented, described)
 
 
 def status_of(outcome: Outcome) -> int:

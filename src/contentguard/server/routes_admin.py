@@ -25,9 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
 from contentguard.media.callback import check_callback_url
 from contentguard.policy import Policy
-from contentguard.schemas import ErrorResult
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
+from contentguard.server.errors import responses_for
 from contentguard.settings import Settings
 from contentguard.store import accounts, audit, policies, stats
 from contentguard.store.db import Database
@@ -42,8 +42,7 @@ _DESCRIBED = {
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": ErrorResult, "description": _DESCRIBED[s]} for s in statuses}
+_errors = responses_for(_DESCRIBED)
 
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=_errors(401, 403))

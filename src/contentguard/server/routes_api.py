@@ -14,7 +14,7 @@ from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.server import async_jobs, inputs
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
-from contentguard.server.errors import status_of
+from contentguard.server.errors import responses_for, status_of
 from contentguard.store import decisions
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
@@ -56,21 +56,20 @@ class TextRequest(BaseModel):
     source: str | None = Field(None, description="A name for the result's `source` (one text).")
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Bad request or a refused URL (`bad_request`, `blocked_url`)",
-        413: "Over a byte, pixel or frame limit (`too_large`)",
-        415: "Not an image we accept (`unsupported_media`)",
-        422: "Undecodable image or invalid field (`decode_failed`, `invalid_request`)",
-        429: "Too many items waiting (`overloaded`); retry after `Retry-After`",
-        502: "The URL's server failed (`fetch_failed`, with `upstream_status`)",
-        503: "Models still loading (`not_ready`)",
-        504: "Fetching or decoding took too long (`timeout`)",
-        404: "No stored result with this id (`not_found`)",
-        401: "No valid API key or session (`unauthorized`)",
-        403: "Missing role, scope or CSRF token (`forbidden`)",
-    }
-    return {s: {"model": ErrorResult, "description": described[s]} for s in statuses}
+_DESCRIBED = {
+    400: "Bad request or a refused URL (`bad_request`, `blocked_url`)",
+    413: "Over a byte, pixel or frame limit (`too_large`)",
+    415: "Not an image we accept (`unsupported_media`)",
+    422: "Undecodable image or invalid field (`decode_failed`, `invalid_request`)",
+    429: "Too many items waiting (`overloaded`); retry after `Retry-After`",
+    502: "The URL's server failed (`fetch_failed`, with `upstream_status`)",
+    503: "Models still loading (`not_ready`)",
+    504: "Fetching or decoding took too long (`timeout`)",
+    404: "No stored result with this id (`not_found`)",
+    401: "No valid API key or session (`unauthorized`)",
+    403: "Missing role, scope or CSRF token (`forbidden`)",
+}
+_errors = responses_for(_DESCRIBED)
 
 
 _IMAGE_BODY = {

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.errors import NotFound
-from contentguard.schemas import ErrorResult, ModerationResult
+from contentguard.schemas import ModerationResult
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.errors import responses_for
 from contentguard.server.routes_ui import page_user, render, root_of
 from contentguard.store import decisions, review
 from contentguard.store.tables import ReviewItem, StoredDecision, StoredMedia, utcnow
@@ -35,15 +36,14 @@ MEDIA_HEADERS = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        401: "No valid API key or session (`unauthorized`)",
-        403: "Missing role, scope or CSRF token; or an escalated item for a non-admin (`forbidden`)",
-        404: "No such item, appeal or result, or its media is no longer kept (`not_found`)",
-        409: "Claimed by someone else, your lease expired, decided or appealed already (`conflict`)",
-        422: "An invalid field: verdict, reason category, note, message (`invalid_request`)",
-    }
-    return {s: {"model": ErrorResult, "description": described[s]} for s in statuses}
+_DESCRIBED = {
+    401: "No valid API key or session (`unauthorized`)",
+    403: "Missing role, scope or CSRF token; or an escalated item for a non-admin (`forbidden`)",
+    404: "No such item, appeal or result, or its media is no longer kept (`not_found`)",
+    409: "Claimed by someone else, your lease expired, decided or appealed already (`conflict`)",
+    422: "An invalid field: verdict, reason category, note, message (`invalid_request`)",
+}
+errors = responses_for(_DESCRIBED)
 
 
 # --- the JSON shapes ----------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contentguard.errors import ContentGuardError
+from contentguard.fileio import write_atomic
 from contentguard.store.db import Database
 from contentguard.store.tables import StoredDecision, StoredMedia, User
 
@@ -123,13 +124,6 @@ def _read_manifest(out: Path) -> dict[str, LabelRow]:
     return rows
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _same_file(path: Path, sha: str) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha
 
@@ -137,14 +131,13 @@ def _same_file(path: Path, sha: str) -> bool:
 def _write_manifest(out: Path, rows: list[LabelRow]) -> None:
     lines = "".join(json.dumps({k: getattr(r, k) for k in LabelRow.FIELDS}, ensure_ascii=False)
                     + "\n" for r in rows)
-    _write_atomic(out / MANIFEST, lines.encode("utf-8"))
-    tmp = out / f".{MANIFEST_CSV}.tmp"
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LabelRow.FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: getattr(row, k) for k in LabelRow.FIELDS})
-    os.replace(tmp, out / MANIFEST_CSV)
+    write_atomic(out / MANIFEST, lines.encode("utf-8"))
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=LabelRow.FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: getattr(row, k) for k in LabelRow.FIELDS})
+    write_atomic(out / MANIFEST_CSV, table.getvalue().encode("utf-8"))
 
 
 def export(db: Database, out: Path, since: datetime | None = None, classes: str = "decision",
@@ -200,7 +193,7 @@ def _export_one(session: Session, out: Path, decision_id: str, classes: str,
     if _same_file(target, sha):
         summary.unchanged += 1
     else:
-        _write_atomic(target, data)
+        write_atomic(target, data)
         summary.written += 1
     if old is not None and old.path != relative:
         stale = (out / old.path).resolve()

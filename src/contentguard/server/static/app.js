@@ -72,12 +72,7 @@
 
   // ---- small helpers ------------------------------------------------------------------------
 
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  const { make, humanLabel } = window.cgRender;
 
   function formatBytes(n) {
     if (n >= 1048576) return `${+(n / 1048576).toFixed(1)} MB`;
@@ -88,7 +83,6 @@
   const pct = (x) => `${(Number(x) * 100).toFixed(1)}%`;
   const num = (x) => Number(x).toFixed(2);
   const ms = (x) => `${Number(x).toFixed(1)} ms`;
-  const humanLabel = (s) => String(s).toLowerCase().replace(/_/g, " ");
   const grouped = (n) => Number(n).toLocaleString("en");
   /** Length in code points, as the server (Python) counts characters; `.length` counts UTF-16 units. */
   const codePoints = (text) => {
@@ -640,28 +634,8 @@
 
   /** Detection boxes over the image, scaled from the result's pixels to the displayed size. */
   function drawBoxes() {
-    el.boxes.replaceChildren();
-    if (!shown || !shown.result || el.stage.hidden) return;
-    const r = shown.result;
-    const shownW = el.image.clientWidth;
-    const shownH = el.image.clientHeight;
-    if (!shownW || !shownH || !r.width || !r.height) return;
-    const sx = shownW / r.width;
-    const sy = shownH / r.height;
-    for (const d of r.detections || []) {
-      const [x, y, w, h] = d.box;
-      const box = make("div", "box");
-      box.dataset.testid = "box";
-      box.dataset.label = d.label;
-      box.style.left = `${x * sx}px`;
-      box.style.top = `${y * sy}px`;
-      box.style.width = `${Math.max(2, w * sx)}px`;
-      box.style.height = `${Math.max(2, h * sy)}px`;
-      const tag = make("span", "box-label", `${humanLabel(d.label)} ${Math.round(d.score * 100)}%`);
-      if (y * sy < 20) tag.classList.add("inside");
-      box.append(tag);
-      el.boxes.append(box);
-    }
+    const visible = shown && shown.result && !el.stage.hidden;
+    window.cgRender.drawBoxes(el.boxes, el.image, visible ? shown.result : null);
   }
 
   if (window.ResizeObserver) new ResizeObserver(() => drawBoxes()).observe(el.image);

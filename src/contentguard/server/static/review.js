@@ -24,15 +24,9 @@
   const skipped = new Set();
   let busy = false;
 
-  const make = (tag, className, text) => {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  };
+  const { make, humanLabel: human } = window.cgRender;
   const pct = (x) => `${(Number(x) * 100).toFixed(1)}%`;
   const num = (x) => Number(x).toFixed(2);
-  const human = (s) => String(s).toLowerCase().replace(/_/g, " ");
   const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
 
   function say(text, isError = false) {
@@ -227,27 +221,8 @@
 
   /** Detection boxes, scaled from the result's pixels to the displayed size. */
   function drawBoxes() {
-    el.boxes.replaceChildren();
-    if (!current || current.kind === "text") return;
-    const r = current.result;
-    const w = el.image.clientWidth;
-    const h = el.image.clientHeight;
-    if (!w || !h || !r.width || !r.height) return;
-    const sx = w / r.width;
-    const sy = h / r.height;
-    for (const d of r.detections || []) {
-      const [x, y, bw, bh] = d.box;
-      const box = make("div", "box");
-      box.dataset.testid = "box";
-      Object.assign(box.style, {
-        left: `${x * sx}px`, top: `${y * sy}px`,
-        width: `${Math.max(2, bw * sx)}px`, height: `${Math.max(2, bh * sy)}px`,
-      });
-      const tag = make("span", "box-label", `${human(d.label)} ${Math.round(d.score * 100)}%`);
-      if (y * sy < 20) tag.classList.add("inside");
-      box.append(tag);
-      el.boxes.append(box);
-    }
+    const image = current && current.kind !== "text" ? current.result : null;
+    window.cgRender.drawBoxes(el.boxes, el.image, image);
   }
 
   function setBlur(on) {
