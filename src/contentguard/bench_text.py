@@ -46,8 +46,10 @@ ENCODER_BATCHES = (64, 128)
 SINGLE_TEXTS = 200  # batch-1 and end-to-end runs use at most this many texts: they are slow
 END_TO_END_BATCHES = (1, 256)
 MIN_RUN_S = 0.5  # shortest timed run; CPU times tick every 10 ms
+FLOAT_ENCODER, INT8_ENCODER = "minilm-l6-v2", "minilm-l6-v2-int8"
 TARGETS = {
     "encoder_vs_sentence_transformers": (">=", 2.0),
+    "int8_encoder_vs_sentence_transformers": (">=", 2.0),
     "profanity_path_texts_per_s": (">=", 20_000.0),
 }
 ST_INSTALL_HINT = "pip install -e '.[train]'"
@@ -217,12 +219,14 @@ def load_sentence_transformer() -> tuple[Any | None, dict[str, Any]]:
 
 
 def bench_encoders(ours: SentenceEncoder, st: Any | None, texts: list[str], repeat: int,
-                   stages: Stages) -> dict[str, Any]:
-    """Both encoders on the same texts at each of ENCODER_BATCHES, run alternately (which one goes
-    first swaps every round); medians, the ratio, and how far apart the embeddings are. Without
-    sentence-transformers (`st` None) only ours runs."""
+                   stages: Stages, int8: SentenceEncoder | None = None) -> dict[str, Any]:
+    """Our encoders and sentence-transformers on the same texts at each of ENCODER_BATCHES, run
+    alternately (the order rotates every round); medians, the ratios, and how far apart the
+    embeddings are. Without sentence-transformers (`st` None) only ours run."""
     runs: dict[str, Callable[[list[str], int], np.ndarray]] = {
         "ours": lambda b, size: ours.encode(b, batch_size=size)}
+    if int8 is not None:
+        runs["ours_int8"] = lambda b, size: int8.encode(b, batch_size=size)
     if st is not None:
         runs["sentence_transformers"] = lambda b, size: st.encode(
             b, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
@@ -233,8 +237,9 @@ def bench_encoders(ours: SentenceEncoder, st: Any | None, texts: list[str], repe
         times: dict[str, list[float]] = {name: [] for name in runs}
         cpu: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
         embeddings: dict[str, np.ndarray] = {}
+        names = list(runs)
         for r in range(repeat):
-            for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            for name in names[r % len(names):] + names[: r % len(names)]:
                 with stages.stage(f"{name.replace('_', '-')}, batch {size} ({r + 1}/{repeat})"):
                     meter = CpuMeter(None)
                     embeddings[name], seconds = _timed(lambda n=name, s=size: runs[n](texts, s))
@@ -242,11 +247,47 @@ def bench_encoders(ours: SentenceEncoder, st: Any | None, texts: list[str], repe
                     cpu[name].append(meter.usage())
         row: dict[str, Any] = {name: _rate(len(texts), size, times[name], _mean_cpu(cpu[name]))
                                for name in runs}
+        if int8 is not None:
+            cosine = np.sum(embeddings["ours"] * embeddings["ours_int8"], axis=1)
+            row["int8_cosine"] = {"min": float(cosine.min()), "mean": float(cosine.mean())}
         if st is not None:
-            row["ratio"] = row["ours"]["texts_per_s"] / row["sentence_transformers"]["texts_per_s"]
+            st_rate = row["sentence_transformers"]["texts_per_s"]
+            row["ratio"] = row["ours"]["texts_per_s"] / st_rate
+            if int8 is not None:
+                row["ratio_int8"] = row["ours_int8"]["texts_per_s"] / st_rate
             diff = np.abs(embeddings["ours"] - np.asarray(embeddings["sentence_transformers"]))
             row["max_abs_diff"] = float(diff.max())
         out[f"batch_{size}"] = row
+    return out
+
+
+def float_ceiling(encoder: SentenceEncoder, texts: list[str], st_texts_per_s: float | None,
+                  repeat: int = 5) -> dict[str, Any]:
+    """How much faster than sentence-transformers any float32 build of this encoder could be here.
+
+    Nearly all of the encoder's work is its dense layers: 2 · layers · (4·h² + 2·h·i) FLOPs per
+    word piece (attention scores add about 1 % at tweet lengths). This machine's float32 GEMM rate
+    (NumPy's BLAS on a [2048 × 384] · [384 × 1536] product, the FFN's shape at batch 64) bounds the
+    rate of any float build; divided by the rate sentence-transformers reaches, it caps the ratio."""
+    cfg = minilm_source.CONFIG_NUMBERS
+    flops_per_piece = 2 * cfg["layers"] * (4 * cfg["hidden"] ** 2 + 2 * cfg["hidden"] * cfg["intermediate"])
+    pieces = float(np.mean([len(e.ids) for e in encoder.tokenize(texts)]))
+    a = np.random.default_rng(0).random((2048, cfg["hidden"]), dtype=np.float32)
+    b = np.random.default_rng(1).random((cfg["hidden"], cfg["intermediate"]), dtype=np.float32)
+    a @ b  # warm-up
+    seconds = []
+    for _ in range(repeat):
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < 0.2:
+            a @ b
+            n += 1
+        seconds.append((time.perf_counter() - start) / n)
+    gemm_gflops = 2 * a.shape[0] * a.shape[1] * b.shape[1] / statistics.median(seconds) / 1e9
+    out: dict[str, Any] = {"word_pieces_per_text": pieces, "gflop_per_text": flops_per_piece * pieces / 1e9,
+                           "gemm_gflops": gemm_gflops}
+    if st_texts_per_s:
+        st_gflops = st_texts_per_s * out["gflop_per_text"]
+        out |= {"sentence_transformers_gflops": st_gflops, "max_ratio": gemm_gflops / st_gflops}
     return out
 
 
@@ -257,8 +298,8 @@ def _mean_cpu(usages: list[dict[str, float]]) -> dict[str, float]:
 # --- the whole run ------------------------------------------------------------------------------
 def _stage_count(detectors: int, repeat: int, with_st: bool) -> int:
     per_detector = 1 + len(BATCHES)
-    encoder = len(ENCODER_BATCHES) * repeat * (2 if with_st else 1)
-    return 1 + detectors * per_detector + len(BATCHES) + 2 * len(END_TO_END_BATCHES) + encoder
+    encoder = len(ENCODER_BATCHES) * repeat * (3 if with_st else 2)
+    return 2 + detectors * per_detector + len(BATCHES) + 2 * len(END_TO_END_BATCHES) + encoder
 
 
 def run_bench_text(
@@ -273,7 +314,9 @@ def run_bench_text(
     single = min(SINGLE_TEXTS, len(texts))
     console.print(f"{len(texts)} texts ({counts['tweets']} tweets, {counts['sms']} SMS) from {data_dir}")
     moderator, moderator_s = _timed(lambda: TextModerator(settings))
-    encoder, encoder_s = _timed(lambda: SentenceEncoder(settings))
+    encoder, encoder_s = _timed(lambda: SentenceEncoder(settings, model=FLOAT_ENCODER))
+    console.print(f"loading (building on first use) {INT8_ENCODER}…")
+    int8, int8_s = _timed(lambda: SentenceEncoder(settings, model=INT8_ENCODER))
     console.print("loading sentence-transformers (PyTorch)…")
     st, st_info = load_sentence_transformer()
     if st is None:
@@ -293,7 +336,11 @@ def run_bench_text(
         no_evidence = bench_end_to_end(
             TextModerator(settings.model_copy(update={"text_evidence_words": 0})), texts, single,
             repeat, stages, label="end to end, no classifier evidence")
-        encoders = bench_encoders(encoder, st, texts, repeat, stages)
+        encoders = bench_encoders(encoder, st, texts, repeat, stages, int8)
+        with stages.stage("float32 ceiling"):
+            st_rates = [row["sentence_transformers"]["texts_per_s"] for row in encoders.values()
+                        if "sentence_transformers" in row]
+            ceiling = float_ceiling(encoder, texts, max(st_rates) if st_rates else None)
     report = {
         "contentguard": __version__,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -304,7 +351,7 @@ def run_bench_text(
                 "encoder_batches": list(ENCODER_BATCHES)},
         "texts": {"count": len(texts), **counts, "mean_chars": statistics.fmean(map(len, texts)),
                   "source": str(data_dir)},
-        "load_s": {"text_moderator": moderator_s, "encoder": encoder_s,
+        "load_s": {"text_moderator": moderator_s, "encoder": encoder_s, "encoder_int8": int8_s,
                    "sentence_transformers": st_info.get("load_s")},
         "text_detectors": [d.name for d in moderator.detectors],
         "normalize": norm,
@@ -314,6 +361,7 @@ def run_bench_text(
         "end_to_end_no_evidence": no_evidence,
         "sentence_transformers": st_info,
         "encoder": encoders,
+        "float_ceiling": ceiling,
     }
     report["targets"] = targets(report)
     return write_report(report, out_dir, console, readme)
@@ -328,8 +376,10 @@ def targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The encoder target takes the lower ratio of the encoder batch sizes (it must hold at both);
     the profanity target takes the largest batch."""
     ratios = [row["ratio"] for row in report["encoder"].values() if "ratio" in row]
+    int8_ratios = [row["ratio_int8"] for row in report["encoder"].values() if "ratio_int8" in row]
     values = {
         "encoder_vs_sentence_transformers": min(ratios) if ratios else None,
+        "int8_encoder_vs_sentence_transformers": min(int8_ratios) if int8_ratios else None,
         "profanity_path_texts_per_s": report["profanity_path"][f"batch_{max(BATCHES)}"]["texts_per_s"],
     }
     return {name: {"value": v, "verdict": _verdict(name, v)} for name, v in values.items()}
@@ -368,7 +418,10 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
               report["end_to_end_no_evidence"][f"batch_{size}"], "—") for size in END_TO_END_BATCHES]
     for row in report["encoder"].values():
         ratio = f"{row['ratio']:.2f}× sentence-transformers" if "ratio" in row else "—"
-        rows.append(("our encoder (ONNX Runtime)", row["ours"], ratio))
+        rows.append(("our encoder (ONNX Runtime, float32: the default)", row["ours"], ratio))
+        if "ours_int8" in row:
+            ratio8 = f"{row['ratio_int8']:.2f}× sentence-transformers" if "ratio_int8" in row else "—"
+            rows.append(("our encoder, int8 (opt-in: `text_encoder`)", row["ours_int8"], ratio8))
         if "sentence_transformers" in row:
             rows.append(("sentence-transformers (PyTorch)", row["sentence_transformers"], "—"))
     return rows
@@ -404,9 +457,32 @@ def markdown(report: dict[str, Any]) -> str:
     if diffs:
         lines += ["", f"Both encoders give the same embeddings on these texts (largest difference of "
                   f"any component: {max(diffs):.1e}), so the comparison is like for like."]
+    lines += encoder_notes(report)
     if busy := busy_note(report):
         lines += ["", busy]
     return "\n".join(lines) + "\n"
+
+
+def encoder_notes(report: dict[str, Any]) -> list[str]:
+    """The int8 encoder's distance from the float one, and the float32 ceiling (`float_ceiling`)."""
+    out = []
+    cosines = [row["int8_cosine"] for row in report["encoder"].values() if "int8_cosine" in row]
+    if cosines:
+        low = min(c["min"] for c in cosines)
+        out += ["", "The int8 encoder's embeddings against the float32 ones: cosine mean "
+                f"{cosines[0]['mean']:.4f}, min {low:.4f}. It is a speed option, not a port (head figures "
+                "with it: docs/text-models.md)."]
+    c = report.get("float_ceiling", {})
+    if "max_ratio" in c:
+        ratio = report["targets"]["encoder_vs_sentence_transformers"]["value"]
+        share = 100 * ratio / c["max_ratio"] if ratio else 0
+        ours = f"; ours, at {ratio:.2f}×, gets {share:.0f} % of the way there" if ratio else ""
+        out += ["", f"Float32 ceiling: these texts average {c['word_pieces_per_text']:.1f} word pieces, "
+                f"{c['gflop_per_text']:.2f} GFLOP each in the dense layers. This machine's float32 GEMM "
+                f"runs at {c['gemm_gflops']:.0f} GFLOP/s (NumPy's BLAS, the FFN's shape) and "
+                f"sentence-transformers reaches {c['sentence_transformers_gflops']:.0f} GFLOP/s, so no "
+                f"float32 build can be more than {c['max_ratio']:.2f}× sentence-transformers here{ours}."]
+    return out
 
 
 def busy_note(report: dict[str, Any]) -> str:
@@ -429,11 +505,15 @@ def busy_note(report: dict[str, Any]) -> str:
 def _target_rows(report: dict[str, Any]) -> list[str]:
     t = report["targets"]
     enc, path = t["encoder_vs_sentence_transformers"], t["profanity_path_texts_per_s"]
+    enc8 = t["int8_encoder_vs_sentence_transformers"]
     sizes = " and ".join(str(s) for s in ENCODER_BATCHES)
     enc_value = "—" if enc["value"] is None else f"{enc['value']:.2f}×"
+    enc8_value = "—" if enc8["value"] is None else f"{enc8['value']:.2f}×"
     return [
-        f"| our encoder vs sentence-transformers, same texts (lower of batch {sizes}) | {enc_value} | "
-        f"{enc['verdict']} |",
+        f"| our encoder (float32, the default) vs sentence-transformers, same texts (lower of batch "
+        f"{sizes}) | {enc_value} | {enc['verdict']} |",
+        f"| our int8 encoder (opt-in) vs sentence-transformers, same texts (lower of batch {sizes}) | "
+        f"{enc8_value} | {enc8['verdict']} |",
         f"| profanity path (normalise + `profanity`), batch {max(BATCHES)} | {path['value']:,.0f} texts/s | "
         f"{path['verdict']} |",
     ]

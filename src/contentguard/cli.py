@@ -258,7 +258,8 @@ def models_pull(
 
     settings = get_settings()
     store = ModelStore(settings, notify=lambda m: err.print(m, highlight=False))
-    targets = list(SPECS) if all_models else (names or list(DEFAULT_MODELS))
+    targets = list(SPECS) if all_models else (names or list(dict.fromkeys(
+        [*DEFAULT_MODELS, settings.text_encoder])))  # the defaults + the encoder the settings choose
     for name in targets:
         already = store.is_pulled(name) and not force
         try:

@@ -71,9 +71,15 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
         assert report["end_to_end_no_evidence"][f"batch_{size}"]["texts_per_s"] > 0
     assert report["load_s"]["text_moderator"] > 0 and report["load_s"]["encoder"] > 0
     for size in ENCODER_BATCHES:
-        assert report["encoder"][f"batch_{size}"]["ours"]["texts_per_s"] > 0
+        row = report["encoder"][f"batch_{size}"]
+        assert row["ours"]["texts_per_s"] > 0 and row["ours_int8"]["texts_per_s"] > 0
+        assert 0.9 < row["int8_cosine"]["min"] <= row["int8_cosine"]["mean"] < 1.0
+    assert report["load_s"]["encoder_int8"] > 0
+    ceiling = report["float_ceiling"]
+    assert ceiling["gemm_gflops"] > 0 and ceiling["word_pieces_per_text"] > 2
     targets = report["targets"]
-    assert set(targets) == {"encoder_vs_sentence_transformers", "profanity_path_texts_per_s"}
+    assert set(targets) == {"encoder_vs_sentence_transformers", "int8_encoder_vs_sentence_transformers",
+                            "profanity_path_texts_per_s"}
     assert targets["profanity_path_texts_per_s"]["value"] > 0
     assert targets["profanity_path_texts_per_s"]["verdict"].startswith(("met", "missed"))
 
@@ -88,7 +94,12 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
         row = report["encoder"][f"batch_{size}"]
         assert row["sentence_transformers"]["texts_per_s"] > 0 and row["ratio"] > 0
         assert row["max_abs_diff"] < 1e-3  # the same model, so the same embeddings
+        assert row["ratio_int8"] > 0
     assert targets["encoder_vs_sentence_transformers"]["value"] > 0
+    assert targets["int8_encoder_vs_sentence_transformers"]["value"] > 0
+    # the float ceiling: how far the GEMM rate lets any float build get past sentence-transformers
+    assert ceiling["max_ratio"] > 0 and ceiling["sentence_transformers_gflops"] > 0
+    assert "Float32 ceiling" in md and "int8 encoder's embeddings" in md
     assert report["load_s"]["sentence_transformers"] > 0
 
 

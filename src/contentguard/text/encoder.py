@@ -21,8 +21,6 @@ from contentguard.models import minilm_source
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings, get_settings
 
-MODEL = "minilm-l6-v2"
-
 
 def load_tokenizer(onnx_path: Path, max_length: int = minilm_source.MAX_SEQ_LENGTH) -> Tokenizer:
     """The shipped tokenizer set up like sentence-transformers: truncate to `max_length`, never
@@ -75,10 +73,11 @@ def pad_batch(encodings: Sequence[Encoding]) -> tuple[np.ndarray, np.ndarray]:
 class SentenceEncoder:
     """`encode(texts)` → unit-length float32 embeddings, one row per text, in the input order."""
 
-    def __init__(self, settings: Settings | None = None, *, model: str = MODEL) -> None:
+    def __init__(self, settings: Settings | None = None, *, model: str | None = None) -> None:
+        """`model`: a minilm-l6-v2 build from the model store; default `settings.text_encoder`."""
         self.settings = settings or get_settings()
-        self.model = model
-        self.path = ModelStore(self.settings).ensure(model)
+        self.model = model or self.settings.text_encoder
+        self.path = ModelStore(self.settings).ensure(self.model)
         self.max_length = minilm_source.MAX_SEQ_LENGTH
         self.tokenizer = load_tokenizer(self.path, self.max_length)
         self.session = create_session(self.path, self.settings)

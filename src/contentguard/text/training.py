@@ -131,7 +131,7 @@ def cached_embeddings(
         cached = np.load(path, allow_pickle=False)
         if cached.shape == (len(texts), 384):
             return cached, info
-    encoder = SentenceEncoder(settings)
+    encoder = SentenceEncoder(settings, model=ENCODER)  # heads are trained on the float port
     out = np.empty((len(texts), encoder.dims), dtype=np.float32)
     task = progress.add_task("embedding (all-MiniLM-L6-v2)", total=len(texts)) if progress else None
     for start in range(0, len(texts), chunk):
