@@ -299,7 +299,7 @@ def _mean_cpu(usages: list[dict[str, float]]) -> dict[str, float]:
 def _stage_count(detectors: int, repeat: int, with_st: bool) -> int:
     per_detector = 1 + len(BATCHES)
     encoder = len(ENCODER_BATCHES) * repeat * (3 if with_st else 2)
-    return 2 + detectors * per_detector + len(BATCHES) + 2 * len(END_TO_END_BATCHES) + encoder
+    return 2 + detectors * per_detector + len(BATCHES) + 3 * len(END_TO_END_BATCHES) + encoder
 
 
 def run_bench_text(
@@ -336,6 +336,9 @@ def run_bench_text(
         no_evidence = bench_end_to_end(
             TextModerator(settings.model_copy(update={"text_evidence_words": 0})), texts, single,
             repeat, stages, label="end to end, no classifier evidence")
+        int8_end_to_end = bench_end_to_end(
+            TextModerator(settings.model_copy(update={"text_encoder": INT8_ENCODER})), texts, single,
+            repeat, stages, label="end to end, int8 encoder")
         encoders = bench_encoders(encoder, st, texts, repeat, stages, int8)
         with stages.stage("float32 ceiling"):
             st_rates = [row["sentence_transformers"]["texts_per_s"] for row in encoders.values()
@@ -359,6 +362,7 @@ def run_bench_text(
         "profanity_path": path,
         "end_to_end": end_to_end,
         "end_to_end_no_evidence": no_evidence,
+        "end_to_end_int8": int8_end_to_end,
         "sentence_transformers": st_info,
         "encoder": encoders,
         "float_ceiling": ceiling,
@@ -416,6 +420,9 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
              for size in END_TO_END_BATCHES]
     rows += [("end to end without classifier evidence (`text_evidence_words` 0)",
               report["end_to_end_no_evidence"][f"batch_{size}"], "—") for size in END_TO_END_BATCHES]
+    if "end_to_end_int8" in report:
+        rows += [("end to end with the int8 encoder (`text_encoder` minilm-l6-v2-int8)",
+                  report["end_to_end_int8"][f"batch_{size}"], "—") for size in END_TO_END_BATCHES]
     for row in report["encoder"].values():
         ratio = f"{row['ratio']:.2f}× sentence-transformers" if "ratio" in row else "—"
         rows.append(("our encoder (ONNX Runtime, float32: the default)", row["ours"], ratio))

@@ -69,6 +69,7 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
     for size in END_TO_END_BATCHES:
         assert report["end_to_end"][f"batch_{size}"]["texts_per_s"] > 0
         assert report["end_to_end_no_evidence"][f"batch_{size}"]["texts_per_s"] > 0
+        assert report["end_to_end_int8"][f"batch_{size}"]["texts_per_s"] > 0
     assert report["load_s"]["text_moderator"] > 0 and report["load_s"]["encoder"] > 0
     for size in ENCODER_BATCHES:
         row = report["encoder"][f"batch_{size}"]
@@ -100,6 +101,7 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
     # the float ceiling: how far the GEMM rate lets any float build get past sentence-transformers
     assert ceiling["max_ratio"] > 0 and ceiling["sentence_transformers_gflops"] > 0
     assert "Float32 ceiling" in md and "int8 encoder's embeddings" in md
+    assert "end to end with the int8 encoder" in md
     assert report["load_s"]["sentence_transformers"] > 0
 
 

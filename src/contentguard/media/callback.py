@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from contentguard.errors import ContentGuardError, FetchFailed, Timeout
-from contentguard.media.fetch import _allow_networks, _check_target, _PinnedTransport
+from contentguard.media.fetch import PinnedTransport, allow_networks, check_target
 from contentguard.settings import Settings
 
 EXCERPT_BYTES = 2048  # of the receiver's answer, for the delivery log
@@ -38,7 +38,7 @@ class CallbackAnswer:
 def check_callback_url(url: str, settings: Settings) -> None:
     """Refuse (BlockedUrl) a callback URL that could never be delivered to: bad syntax, or an
     IP literal outside the allowed addresses. Names are judged again at every delivery."""
-    _check_target(url, _allow_networks(settings))
+    check_target(url, allow_networks(settings))
 
 
 async def post_json(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> CallbackAnswer:
@@ -60,11 +60,11 @@ async def post_json(url: str, body: bytes, headers: dict[str, str], settings: Se
 
 
 async def _post(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> CallbackAnswer:
-    allow = _allow_networks(settings)
-    target = _check_target(url, allow)
+    allow = allow_networks(settings)
+    target = check_target(url, allow)
     limit = settings.webhook_timeout_s
     async with httpx.AsyncClient(
-        transport=_PinnedTransport(allow),
+        transport=PinnedTransport(allow),
         follow_redirects=False,
         trust_env=False,  # a proxy would resolve the name itself and defeat the address check
         timeout=httpx.Timeout(limit),

@@ -125,7 +125,9 @@ def _embedded_v4(ip: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]:
     return found
 
 
-def _allow_networks(settings: Settings) -> list[IPNetwork]:
+def allow_networks(settings: Settings) -> list[IPNetwork]:
+    """The non-public networks the operator allowed (`fetch_allow_networks`); also used by the
+    webhook and callback senders, which follow the same rules."""
     return [ipaddress.ip_network(net, strict=False) for net in settings.fetch_allow_networks]
 
 
@@ -188,7 +190,7 @@ def _shown(ip: IPAddress) -> str:
     return f"{ip} (= {_unmapped(ip)})" if _unmapped(ip) != ip else str(ip)
 
 
-def _check_target(url: str, allow: Sequence[IPNetwork]) -> httpx.URL:
+def check_target(url: str, allow: Sequence[IPNetwork]) -> httpx.URL:
     """The parsed URL if it may be requested; an IP literal is judged here, a name at connect."""
     parsed = _parse(url)
     host = parsed.raw_host.decode("ascii")
@@ -269,7 +271,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class _PinnedTransport(httpx.AsyncHTTPTransport):
+class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool swapped for one on the pinned backend."""
 
     def __init__(self, allow: Sequence[IPNetwork]) -> None:
@@ -290,7 +292,7 @@ def _client(settings: Settings, allow: Sequence[IPNetwork]) -> httpx.AsyncClient
     read = settings.fetch_read_timeout_s
     connect = settings.fetch_connect_timeout_s
     return httpx.AsyncClient(
-        transport=_PinnedTransport(allow),
+        transport=PinnedTransport(allow),
         follow_redirects=False,  # each hop is checked by us
         trust_env=False,  # a proxy would resolve names itself and defeat the address check
         timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
@@ -340,10 +342,10 @@ def fetch_sync(url: str, settings: Settings) -> Fetched:
 
 
 async def _fetch(url: str, settings: Settings, deadline: float) -> Fetched:
-    allow = _allow_networks(settings)
+    allow = allow_networks(settings)
     async with _client(settings, allow) as client:
         for _ in range(settings.fetch_max_redirects + 1):
-            target = _check_target(url, allow)
+            target = check_target(url, allow)
             result = await _with_retries(client, target, settings, deadline)
             if isinstance(result, Fetched):
                 return result
