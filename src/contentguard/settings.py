@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     review_lease_s: float = Field(
         300.0, gt=0, description="A claimed review item returns to the queue after this long."
     )
+    policy_sync_s: float = Field(
+        5.0, gt=0, le=3600, description="Every this many seconds each service process reads the "
+        "active policy version from the database and switches to it if another process changed it.",
+    )
     session_ttl_h: float = Field(12.0, gt=0, description="Web login sessions last this long.")
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto",

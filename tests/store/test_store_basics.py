@@ -118,3 +118,36 @@ def test_retention_purges_old_decisions_and_media_but_keeps_the_audit_log(db: Da
         assert session.query(StoredMedia).count() == 0
         assert session.query(ReviewItem).count() == 1  # the old one's item went with it
         assert session.query(AuditEntry).filter_by(action="retention.purge").count() == 1
+
+
+def test_two_processes_starting_on_a_fresh_database_agree_on_the_policy(db: Database) -> None:
+    """Both find the configured version missing and insert it; the one that loses the race
+    reads the winner's row instead of failing to start (it did: a UNIQUE error at load)."""
+    import threading
+
+    from contentguard.policy import Policy
+    from contentguard.store import policies
+
+    configured = Policy.default()
+    first = db.sessions()
+    first.begin()
+    policies.ensure_active(first, configured)  # inserted, not committed yet
+    outcome: dict[str, object] = {}
+
+    def second_process() -> None:
+        try:
+            outcome["policy"] = policies.ensure_active_at_start(db, configured)
+        except Exception as exc:  # the test reports it below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=second_process)
+    thread.start()
+    thread.join(0.5)  # it has read "missing" and now waits for the first one's lock
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert "error" not in outcome, outcome
+    assert outcome["policy"].version == configured.version  # type: ignore[attr-defined]
+    with db.session() as session:
+        assert policies.active(session).version == configured.version  # type: ignore[union-attr]
+        assert len(session.scalars(text("SELECT version FROM policy_versions")).all()) == 1

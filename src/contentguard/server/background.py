@@ -1,4 +1,5 @@
-"""Work the service does on its own while it runs: retention, webhook deliveries, async jobs.
+"""Work the service does on its own while it runs: retention, policy sync, webhook deliveries,
+async jobs.
 
 Each task is `async def task(app) -> None`, runs for the app's lifetime, and must survive its
 own failures (log and go on); the lifespan cancels them on shutdown.
@@ -36,5 +37,19 @@ async def retention(app: FastAPI) -> None:
         await asyncio.sleep(RETENTION_EVERY_S)
 
 
-TASKS: list[Callable[[FastAPI], Awaitable[None]]] = [retention]
+async def policy_sync(app: FastAPI) -> None:
+    """Follow the active policy version in the database, so a change saved through one process
+    reaches every process on the same database within `policy_sync_s`."""
+    engine = app.state.engine
+    while True:
+        await asyncio.sleep(app.state.settings.policy_sync_s)
+        try:
+            version = await asyncio.to_thread(engine.sync_policy)
+            if version is not None:
+                log.info("policy: switched to version %s (changed by another process)", version)
+        except Exception:
+            log.exception("policy sync failed; retrying")
+
+
+TASKS: list[Callable[[FastAPI], Awaitable[None]]] = [retention, policy_sync]
 TASKS += [webhooks.delivery_worker, async_jobs.job_worker]

@@ -58,8 +58,7 @@ class Engine:
         """Load and warm the models (blocking; the lifespan runs it in a thread)."""
         try:
             moderator = self._make()
-            with self.db.session() as session:
-                active = policies.ensure_active(session, moderator.policy)
+            active = policies.ensure_active_at_start(self.db, moderator.policy)
             self._stored_policy = active if active.version != moderator.policy.version else None
             if self._stored_policy is not None:  # an admin's newer version
                 moderator.policy = active
@@ -128,6 +127,21 @@ class Engine:
         for moderator in (self.moderator, self.text_moderator):
             if moderator is not None:
                 moderator.policy = policy
+
+    def sync_policy(self) -> str | None:
+        """Switch to the database's active policy version when it is not the one running (an
+        admin changed it through another process on the same database). Blocking; returns the
+        version switched to, or None."""
+        running = self.moderator or self.text_moderator
+        if running is None:
+            return None
+        with self.db.session() as session:
+            row = policies.active(session)
+            if row is None or row.version == running.policy.version:
+                return None
+            policy = policies.to_policy(row)
+        self.set_policy(policy)
+        return policy.version
 
     # --- moderation --------------------------------------------------------------------
     async def moderate_texts(

@@ -7,11 +7,13 @@ so editing the file and restarting makes a new version; admins' edits in the UI 
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contentguard.errors import Conflict, InvalidPolicy
 from contentguard.policy import Policy
 from contentguard.store import audit
+from contentguard.store.db import Database
 from contentguard.store.tables import PolicyVersion
 
 
@@ -34,6 +36,18 @@ def ensure_active(session: Session, configured: Policy, actor: str = "system") -
         return to_policy(add_version(session, configured, actor, user_id=None))
     current = active(session)
     return to_policy(current) if current is not None else to_policy(activate(session, known, actor))
+
+
+def ensure_active_at_start(db: Database, configured: Policy) -> Policy:
+    """`ensure_active` in its own transaction, for a process starting up. Two processes starting
+    on a fresh database both find the configured version missing and both insert it; the
+    loser's insert breaks the unique version, and its second try reads the winner's row."""
+    try:
+        with db.session() as session:
+            return ensure_active(session, configured)
+    except IntegrityError:
+        with db.session() as session:
+            return ensure_active(session, configured)
 
 
 def add_version(session: Session, policy: Policy, actor: str, user_id: int | None) -> PolicyVersion:
