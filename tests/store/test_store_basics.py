@@ -151,3 +151,50 @@ def test_two_processes_starting_on_a_fresh_database_agree_on_the_policy(db: Data
     with db.session() as session:
         assert policies.active(session).version == configured.version  # type: ignore[union-attr]
         assert len(session.scalars(text("SELECT version FROM policy_versions")).all()) == 1
+
+
+MIGRATE_WHEN_TOLD = """
+import pathlib, sys, time
+from contentguard.store.db import Database
+database = Database(sys.argv[1])
+go = pathlib.Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.002)
+database.upgrade()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_three_processes_migrating_a_fresh_database_at_once(backend: str, tmp_path, request) -> None:  # type: ignore[no-untyped-def]
+    """Services started together on an empty database all run the migrations on start: one
+    applies them, the others wait and find the schema at head (without the lock, one failed
+    with "table alembic_version already exists")."""
+    import subprocess
+    import sys
+    import time
+
+    from alembic.script import ScriptDirectory
+
+    from contentguard.store.db import alembic_config
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        empty = Database(url)
+        with empty.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        empty.close()
+    go = tmp_path / "go"
+    services = [subprocess.Popen([sys.executable, "-c", MIGRATE_WHEN_TOLD, url, str(go)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(3)]
+    time.sleep(3)  # every one has imported and is waiting for the word
+    go.touch()
+    outputs = [service.communicate(timeout=120)[0] for service in services]
+    assert [service.returncode for service in services] == [0, 0, 0], outputs
+    database = Database(url)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert database.current_revision() == head
+    database.require_schema()
+    database.close()

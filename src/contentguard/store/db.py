@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from contentguard.errors import ContentGuardError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x636775706772  # "cgupgr": the advisory lock our migrations take on PostgreSQL
 
 
 class DatabaseError(ContentGuardError):
@@ -73,13 +74,33 @@ class Database:
         return self.engine.dialect.name
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply the migrations (idempotent)."""
+        """Apply the migrations (idempotent). Services started together on one empty database
+        all call this: a lock lets one apply them while the others wait and then find the
+        schema at head (PostgreSQL: a transaction-scoped advisory lock; SQLite, whose DDL here
+        is not transactional: an exclusive lock on `<file>.migrate.lock` beside the database)."""
         from alembic import command
 
         config = alembic_config(self.url)
-        with self.engine.begin() as connection:
+        with self._file_lock(), self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
