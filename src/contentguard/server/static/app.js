@@ -72,7 +72,7 @@
 
   // ---- small helpers ------------------------------------------------------------------------
 
-  const { make, humanLabel } = window.cgRender;
+  const { make, humanLabel, pct } = window.cgRender;
 
   function formatBytes(n) {
     if (n >= 1048576) return `${+(n / 1048576).toFixed(1)} MB`;
@@ -80,7 +80,6 @@
     return `${n} bytes`;
   }
 
-  const pct = (x) => `${(Number(x) * 100).toFixed(1)}%`;
   const num = (x) => Number(x).toFixed(2);
   const ms = (x) => `${Number(x).toFixed(1)} ms`;
   const grouped = (n) => Number(n).toLocaleString("en");
@@ -361,8 +360,8 @@
     el.label.dataset.label = r.label;
 
     renderReasons(r);
-    renderScores(r.scores || {});
-    renderDetections(r.detections || [], (r.total_frames || 1) > 1);
+    window.cgRender.renderScores(el.scores, r.scores || {});
+    window.cgRender.renderDetections(el.detections, r.detections || [], (r.total_frames || 1) > 1);
     renderModels(r);
     renderFrames(r);
     setImage(entry);
@@ -406,7 +405,7 @@
     el.label.dataset.label = r.label;
 
     renderReasons(r);
-    renderScores(r.scores || {});
+    window.cgRender.renderScores(el.scores, r.scores || {});
     renderModels(r);
     const marks = renderText(text, r.reasons || []);
     el.textViewNote.textContent = marks
@@ -512,47 +511,6 @@
       const li = make("li", "categories muted");
       li.textContent = `Policy categories: ${categories.map(([k, v]) => `${humanLabel(k)} ${num(v)}`).join(" · ")}`;
       el.reasons.append(li);
-    }
-  }
-
-  function renderScores(scores) {
-    el.scores.replaceChildren();
-    const sorted = Object.entries(scores).sort((a, b) => b[1] - a[1]);
-    for (const [name, value] of sorted) {
-      const row = make("div", "score-row");
-      row.dataset.testid = "score-row";
-      row.dataset.class = name;
-      row.dataset.value = String(value);
-      const label = make("span", "score-name", name);
-      const bar = make("div", "bar");
-      bar.setAttribute("role", "meter");
-      bar.setAttribute("aria-label", name);
-      bar.setAttribute("aria-valuemin", "0");
-      bar.setAttribute("aria-valuemax", "1");
-      bar.setAttribute("aria-valuenow", String(value));
-      bar.setAttribute("aria-valuetext", pct(value));
-      const fill = make("div", "bar-fill");
-      fill.classList.add(`bar-${name}`);
-      fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
-      bar.append(fill);
-      row.append(label, bar, make("span", "score-value", pct(value)));
-      el.scores.append(row);
-    }
-  }
-
-  function renderDetections(detections, animated) {
-    el.detections.replaceChildren();
-    if (!detections.length) {
-      el.detections.append(make("li", "muted", "No regions found."));
-      return;
-    }
-    for (const d of detections) {
-      const [x, y, w, h] = d.box;
-      let text = `${humanLabel(d.label)} — ${pct(d.score)} at ${x}, ${y} (${w} × ${h} px)`;
-      if (animated && d.frame !== null && d.frame !== undefined) text += `, frame ${d.frame}`;
-      const li = make("li", "detection", text);
-      li.dataset.testid = "detection";
-      el.detections.append(li);
     }
   }
 

@@ -24,8 +24,7 @@
   const skipped = new Set();
   let busy = false;
 
-  const { make, humanLabel: human } = window.cgRender;
-  const pct = (x) => `${(Number(x) * 100).toFixed(1)}%`;
+  const { make, humanLabel: human, pct } = window.cgRender;
   const num = (x) => Number(x).toFixed(2);
   const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
 
@@ -177,8 +176,8 @@
     if (isText) showText(item.text, r.reasons || []);
     else showImage(item);
     renderReasons(r);
-    renderScores(r.scores || {});
-    renderDetections(r.detections || []);
+    window.cgRender.renderScores(el.scores, r.scores || {});
+    window.cgRender.renderDetections(el.detections, r.detections || [], false);
     renderHistory(item.actions || []);
   }
 
@@ -279,36 +278,6 @@
       li.append(head, make("div", "reason-score", `score ${num(reason.score)} ≥ threshold ${num(reason.threshold)} · ${reason.model}`));
       if (reason.note) li.append(make("div", "reason-note", reason.note));
       el.reasons.append(li);
-    }
-  }
-
-  function renderScores(scores) {
-    el.scores.replaceChildren();
-    for (const [name, value] of Object.entries(scores).sort((a, b) => b[1] - a[1])) {
-      const row = make("div", "score-row");
-      row.dataset.testid = "score-row";
-      const bar = make("div", "bar");
-      bar.setAttribute("role", "meter");
-      bar.setAttribute("aria-label", name);
-      bar.setAttribute("aria-valuemin", "0");
-      bar.setAttribute("aria-valuemax", "1");
-      bar.setAttribute("aria-valuenow", String(value));
-      const fill = make("div", `bar-fill bar-${name}`);
-      fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
-      bar.append(fill);
-      row.append(make("span", "score-name", name), bar, make("span", "score-value", pct(value)));
-      el.scores.append(row);
-    }
-  }
-
-  function renderDetections(detections) {
-    el.detections.replaceChildren();
-    if (!detections.length) el.detections.append(make("li", "muted", "No regions found."));
-    for (const d of detections) {
-      const [x, y, w, h] = d.box;
-      const li = make("li", "detection", `${human(d.label)} — ${pct(d.score)} at ${x}, ${y} (${w} × ${h} px)`);
-      li.dataset.testid = "detection";
-      el.detections.append(li);
     }
   }
 
