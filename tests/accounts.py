@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
+
+from contentguard.server.auth import SESSION_COOKIE
 from contentguard.store import accounts
 from contentguard.store.db import Database
 
@@ -70,3 +73,12 @@ def api_client(base: str, scopes: tuple[str, ...] = accounts.SCOPES):  # type: i
 
     key = make_key(SERVED[base], scopes)
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def signed_in_client(client: TestClient, username: str, role: str = "moderator") -> TestClient:
+    """Another client of `client`'s app, signed in as `username` (made if new), sending its
+    CSRF token with every request."""
+    token, csrf = session_for(client.app.state.db, username, role)  # type: ignore[attr-defined]
+    person = TestClient(client.app, raise_server_exceptions=False, headers={"X-CSRF-Token": csrf})
+    person.cookies.set(SESSION_COOKIE, token)
+    return person

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from accounts import make_key
+from apps import wait_ready
 from fastapi.testclient import TestClient
 
 from contentguard.pipeline import Moderator
@@ -125,15 +125,6 @@ def db(request, tmp_path):  # type: ignore[no-untyped-def]
 
 
 # --- the real app on the real models (one moderator shared by every app the tests build) ----------
-def wait_ready(client: TestClient, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"/readyz not 200 after {timeout} s: {client.get('/readyz').json()}")
-
-
 @pytest.fixture(scope="session")
 def make_client(
     shared_moderator: Moderator, shared_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]

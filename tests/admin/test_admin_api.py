@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from accounts import PASSWORD, make_key, session_for
+from accounts import PASSWORD, make_key, signed_in_client
 from fastapi.testclient import TestClient
 
 from contentguard.server.auth import SESSION_COOKIE
@@ -19,13 +19,7 @@ ADMIN_GETS = ("/v1/admin/users", "/v1/admin/keys", "/v1/admin/policy", "/v1/admi
               "/v1/admin/audit.csv", "/v1/admin/stats")
 
 
-def person(client: TestClient, username: str, role: str) -> TestClient:
-    """Another client of the same running app, signed in as `username` (CSRF header set)."""
-    token, csrf = session_for(client.app.state.db, username, role)  # type: ignore[attr-defined]
-    other = TestClient(client.app, raise_server_exceptions=False)
-    other.cookies.set(SESSION_COOKIE, token)
-    other.headers["X-CSRF-Token"] = csrf
-    return other
+person = signed_in_client  # another client of the same running app, signed in
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -7,31 +7,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accounts import make_key, session_for
+from accounts import make_key, signed_in_client
+from apps import wait_ready
 from fastapi.testclient import TestClient
 
 from contentguard.pipeline import Moderator
 from contentguard.server import create_app
-from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings
 from contentguard.text_moderation import TextModerator
 
 TEXT = {"text": "see you at lunch"}
-
-
-def _ready(client: TestClient, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").json()
-        time.sleep(0.05)
-
-
-def _as_admin(client: TestClient) -> TestClient:
-    token, csrf = session_for(client.app.state.db, "root", "admin")  # type: ignore[attr-defined]
-    admin = TestClient(client.app, raise_server_exceptions=False)
-    admin.cookies.set(SESSION_COOKIE, token)
-    admin.headers["X-CSRF-Token"] = csrf
-    return admin
 
 
 def _policy_seen(client: TestClient, key: str, version: str, timeout: float = 15.0) -> dict:
@@ -55,12 +40,13 @@ def test_a_policy_change_reaches_another_process_on_the_same_database(
         app_b = create_app(shared, moderator=images_b, text_moderator=TextModerator(shared))
         with TestClient(app_a, raise_server_exceptions=False) as a, \
                 TestClient(app_b, raise_server_exceptions=False) as b:
-            _ready(a)
-            _ready(b)
+            wait_ready(a)
+            wait_ready(b)
             key = make_key(app_a.state.db)
             base = _policy_seen(b, key, "?", timeout=0)["policy_version"]
 
-            changed = _as_admin(a).post("/v1/admin/policy", json={"thresholds": {"spam": {"review": 0.0}}})
+            admin_a, admin_b = signed_in_client(a, "root", "admin"), signed_in_client(b, "root", "admin")
+            changed = admin_a.post("/v1/admin/policy", json={"thresholds": {"spam": {"review": 0.0}}})
             assert changed.status_code == 201, changed.text
             new = changed.json()["active"]["version"]
             assert new != base
@@ -71,7 +57,7 @@ def test_a_policy_change_reaches_another_process_on_the_same_database(
             assert app_b.state.engine.moderator.policy.version == new  # images follow too
 
             # and back, the other way round: activating the old version through B reaches A
-            again = _as_admin(b).post("/v1/admin/policy/activate", json={"version": base})
+            again = admin_b.post("/v1/admin/policy/activate", json={"version": base})
             assert again.status_code == 200, again.text
             assert _policy_seen(a, key, base)["policy_version"] == base
             assert app_a.state.engine.moderator.policy.version == base

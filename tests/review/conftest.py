@@ -3,19 +3,18 @@ reach the queue through the real moderation route), and clients signed in as peo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from accounts import session_for
+from accounts import signed_in_client
+from apps import wait_ready
 from fastapi.testclient import TestClient
 from samples import REVIEW_ALL_POLICY
 
 from contentguard.pipeline import Moderator
 from contentguard.policy import Policy
 from contentguard.server import create_app
-from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings
 
 
@@ -37,10 +36,7 @@ def review_app(review_moderator: Moderator, shared_text_moderator, settings: Set
         app = create_app(settings.model_copy(update=overrides), moderator=review_moderator,
                          text_moderator=shared_text_moderator)
         with TestClient(app, raise_server_exceptions=False) as client:
-            deadline = time.monotonic() + 120
-            while client.get("/readyz").status_code != 200:
-                assert time.monotonic() < deadline, client.get("/readyz").json()
-                time.sleep(0.02)
+            wait_ready(client)
             yield client
 
     return make
@@ -51,11 +47,4 @@ def signed_in() -> Callable[..., TestClient]:
     """`signed_in(client, username, role="moderator")`: another client on the same app, signed
     in as `username` (made if new), sending its CSRF token with every request."""
 
-    def make(client: TestClient, username: str, role: str = "moderator") -> TestClient:
-        token, csrf = session_for(client.app.state.db, username, role)  # type: ignore[attr-defined]
-        person = TestClient(client.app, raise_server_exceptions=False,
-                            headers={"X-CSRF-Token": csrf})
-        person.cookies.set(SESSION_COOKIE, token)
-        return person
-
-    return make
+    return signed_in_client

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 from accounts import make_key
+from apps import wait_ready
 from fastapi.testclient import TestClient
 from samples import Reply, http_server, image_bytes
 from sqlalchemy import select
@@ -46,10 +47,7 @@ def app_on(shared_moderator, shared_text_moderator, settings: Settings,  # type:
         })
         app = create_app(changed, moderator=shared_moderator, text_moderator=shared_text_moderator)
         with TestClient(app, raise_server_exceptions=False) as client:
-            deadline = time.monotonic() + 120
-            while client.get("/readyz").status_code != 200:
-                assert time.monotonic() < deadline, "the app did not get ready"
-                time.sleep(0.02)
+            wait_ready(client)
             yield client
 
     return make
