@@ -6,6 +6,7 @@ heads still give their card's figures on a sample of the test split."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -17,7 +18,16 @@ from typer.testing import CliRunner
 from contentguard.errors import ModelIntegrityError
 from contentguard.text import datasets, training
 from contentguard.text.datasets import DatasetError, in_test_split
-from contentguard.text.heads import EMBEDDING_DIMS, FeatureSpec, Head, lexical_tokens, packaged, softmax
+from contentguard.text.heads import (
+    CHAR_NGRAMS,
+    EMBEDDING_DIMS,
+    FeatureSpec,
+    Head,
+    char_tokens,
+    lexical_tokens,
+    packaged,
+    softmax,
+)
 
 DAVIDSON_HEADER = ["", "count", "hate_speech", "offensive_language", "neither", "class", "tweet"]
 
@@ -149,14 +159,17 @@ def fit_synthetic(spec: FeatureSpec, classes: list[str]) -> tuple[Head, training
     emb, profanity, texts, y = synthetic(k=len(classes))
     bank = training.FeatureBank(emb, profanity, texts=texts)
     rows = np.arange(len(y))
-    idf = training.fit_idf(bank.counts_for(spec.lexical_bits)) if spec.lexical_bits else None
-    coef, intercept = training.fit_logreg(bank.matrix(spec, rows, idf), y, len(classes), C=4.0, alpha=0.5)
-    head = training.make_head(classes, spec, coef, intercept, idf, temperature=1.3,
+    idfs = bank.idfs(spec, rows)
+    coef, intercept = training.fit_logreg(bank.matrix(spec, rows, idfs), y, len(classes), C=4.0, alpha=0.5)
+    head = training.make_head(classes, spec, coef, intercept, idfs, temperature=1.3,
                               bias=np.linspace(-0.1, 0.1, len(classes)))
     return head, bank, y
 
 
-@pytest.mark.parametrize("spec", [FeatureSpec(), FeatureSpec(True, 0), FeatureSpec(True, 8)])
+@pytest.mark.parametrize(
+    "spec", [FeatureSpec(), FeatureSpec(True, 0), FeatureSpec(True, 8), FeatureSpec(False, 0, 9),
+             FeatureSpec(True, 8, 10)]
+)
 def test_head_round_trip(tmp_path: Path, spec: FeatureSpec) -> None:
     classes = ["hate", "offensive", "neither"]
     head, bank, y = fit_synthetic(spec, classes)
@@ -170,13 +183,16 @@ def test_head_round_trip(tmp_path: Path, spec: FeatureSpec) -> None:
     assert (loaded.decide(probs) == y).mean() == 1.0
     # the serving features are the training features, and the calibration is folded in
     rows = np.arange(len(y))
-    z = training.logits(bank.matrix(spec, rows, loaded.idf), head.coef.astype(np.float64), head.intercept)
+    z = training.logits(bank.matrix(spec, rows, loaded.idfs), head.coef.astype(np.float64), head.intercept)
     np.testing.assert_allclose(probs, softmax(z), atol=1e-5)
+    # serving's sparse gather gives what the dense feature matrix gives
+    gathered = loaded.probabilities(bank.embeddings, bank.profanity, list(bank.texts))
+    np.testing.assert_allclose(gathered, probs, atol=1e-6)
 
 
 def test_binary_head_and_operating_point(tmp_path: Path) -> None:
     head, bank, y = fit_synthetic(FeatureSpec(False, 6), ["ham", "spam"])
-    head = Head(head.classes, head.spec, head.coef, head.intercept, head.idf, np.array([1.0, 2.0]))
+    head = dataclasses.replace(head, decision_weights=np.array([1.0, 2.0]))
     head.save(tmp_path / "spam.npz", {})
     loaded = Head.load(tmp_path / "spam.npz")
     assert loaded.card["operating_point"] == {"ham": 1.0, "spam": 2.0}
@@ -207,6 +223,26 @@ def test_lexical_tokens() -> None:
         "call", "D11", "for", "D3", "now", "call D11", "D11 for", "for D3", "D3 now",
     ]
     assert lexical_tokens("") == [] and lexical_tokens("hi 42") == ["hi", "42", "hi 42"]
+
+
+def test_char_tokens() -> None:
+    assert CHAR_NGRAMS == (1, 4)
+    assert char_tokens("2 txt") == [
+        " ", "2", " ",  " 2", "2 ", " 2 ",
+        " ", "t", "x", "t", " ", " t", "tx", "xt", "t ", " tx", "txt", "xt ", " txt", "txt ",
+    ]
+    assert char_tokens("") == [] and char_tokens("  \n ") == []
+
+
+def test_char_block_spec_round_trip_and_refusals() -> None:
+    spec = FeatureSpec(True, 12, 15)
+    assert spec.hashed == ("lexical", "chars") and spec.dims == EMBEDDING_DIMS + 1 + 4096 + 32768
+    assert FeatureSpec.from_json(spec.to_json()) == spec
+    assert FeatureSpec.from_json({"profanity": True, "lexical_bits": 12}) == FeatureSpec(True, 12)
+    with pytest.raises(ModelIntegrityError, match="grams"):
+        FeatureSpec.from_json({**spec.to_json(), "char_ngrams": [2, 5]})
+    with pytest.raises(ModelIntegrityError, match="chars block"):
+        Head(["a", "b"], FeatureSpec(False, 0, 6), np.zeros((EMBEDDING_DIMS + 64, 2)), np.zeros(2))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -309,10 +345,14 @@ def test_shipped_heads(task: str, classes: list[str]) -> None:
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(5, EMBEDDING_DIMS)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    features = head.features(emb, rng.random(5), ["free prize call now", "hi", "", "you idiot", "ok"])
+    texts = ["free prize call now", "hi", "", "you idiot", "txt 2nite"]
+    profanity = rng.random(5)
+    features = head.features(emb, profanity, texts)
     probs = head.predict_proba(features)
     assert probs.shape == (5, len(classes)) and np.all(probs >= 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    served = head.probabilities(emb, profanity, texts)  # the serving path: same numbers
+    np.testing.assert_allclose(served, probs, atol=1e-6)
 
 
 @pytest.mark.realdata
@@ -335,6 +375,6 @@ def test_shipped_heads_reproduce_their_card_on_test_texts(task: str, data_dir: P
     profanity = ProfanityModel.load(ModelStore(settings).ensure("profanity-check"))
     both = profanity.predict_proba([f.text for f in forms] + [f.squeezed().text for f in forms])
     p = np.maximum(both[: len(forms)], both[len(forms) :])
-    probs = head.predict_proba(head.features(embeddings, p, [f.text for f in forms]))
+    probs = head.probabilities(embeddings, p, [f.text for f in forms])
     accuracy = float((head.decide(probs) == d.labels[test]).mean())
     assert accuracy == pytest.approx(head.card["figures"]["head"]["accuracy"], abs=0.04)

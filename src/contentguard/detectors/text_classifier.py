@@ -64,7 +64,7 @@ class TextClassifier(TextDetector):
             both = self.profanity.predict_proba(texts + squeezed)
             profanity = np.maximum(both[: len(texts)], both[len(texts) :])
         return {
-            task: head.predict_proba(head.features(embeddings, profanity, texts))
+            task: head.probabilities(embeddings, profanity, texts)
             for task, head in self.heads.items()
         }
 

@@ -11,10 +11,16 @@ train-text` writes both (`text/training.py`). The feature vector, in order:
 3. `lexical` (when the card lists it) — a hashed bag of words of `normalize(text).text`:
    `\\w+` tokens with runs of 3+ digits replaced by their length ("£100" → "D3", a phone number
    → "D11"), plus adjacent-token bigrams; each hashed with CRC-32 into 2**bits buckets, weighted
-   log(1 + count) × idf and L2-normalised. A few thousand buckets, built per text in Python.
+   log(1 + count) × idf and L2-normalised. A few thousand buckets, built per text in Python;
+4. `chars` (when the card lists it) — hashed character n-grams (`CHAR_NGRAMS`) of each
+   whitespace-separated word of `normalize(text).text`, padded with one space each side, weighted
+   and normalised the same way as `lexical`, with its own idf. They catch what neither words nor
+   the embedding see: spellings, codes and fragments ("txt", "2nite", "150p", "www.").
 
 `Head.features(...)` builds exactly that vector from what serving has anyway (the embedding, the
-profanity probability, the normalised text), so the detector cannot drift from training.
+profanity probability, the normalised text), so the detector cannot drift from training;
+`Head.probabilities(...)`, what serving calls, gives the same numbers without materialising the
+hashed blocks.
 Probabilities are calibrated (temperature and per-class bias fitted on out-of-fold predictions and
 folded into the weights); `decide()` applies the card's operating point.
 """
@@ -25,9 +31,9 @@ import hashlib
 import json
 import re
 import zlib
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +43,9 @@ from contentguard.errors import ModelIntegrityError
 FORMAT = "contentguard-text-head/1"
 PACKAGED_DIR = Path(__file__).parent / "heads"
 EMBEDDING_DIMS = 384
+
+CHAR_NGRAMS = (1, 4)  # the `chars` block's gram lengths, spaces included
+_CACHED_WORD_CHARS = 40  # longer words are hashed every time, so the cache stays small
 
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d{3,}")
@@ -48,19 +57,55 @@ def lexical_tokens(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
-def lexical_counts(text: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(bucket, count) pairs of one text's hashed tokens, buckets ascending."""
+def char_tokens(text: str) -> list[str]:
+    """Character n-grams (`CHAR_NGRAMS`) of each whitespace-separated word, padded with a space
+    each side so that beginnings and ends of words are grams of their own (" txt" ≠ "txt ")."""
+    lo, hi = CHAR_NGRAMS
+    grams = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in range(lo, min(hi, len(padded)) + 1):
+            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
+HASHED_BLOCKS: dict[str, Callable[[str], list[str]]] = {"lexical": lexical_tokens, "chars": char_tokens}
+
+
+def _hash_all(tokens: Sequence[str], bits: int) -> np.ndarray:
     mask = (1 << bits) - 1
-    counts = Counter(zlib.crc32(token.encode("utf-8")) & mask for token in lexical_tokens(text))
-    buckets = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
-    return buckets, np.array([counts[b] for b in buckets], dtype=np.float64)
+    hashes = (zlib.crc32(t.encode("utf-8")) & mask for t in tokens)
+    return np.fromiter(hashes, dtype=np.int64, count=len(tokens))
 
 
-def lexical_rows(texts: Sequence[str], bits: int, idf: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+@lru_cache(maxsize=1 << 15)
+def _word_char_buckets(word: str, bits: int) -> np.ndarray:
+    """The buckets of one word's character grams; cached, as words repeat across texts and across
+    the leave-one-word-out variants that evidence scores."""
+    return _hash_all(char_tokens(word), bits)
+
+
+def hashed_counts(text: str, bits: int, block: str = "lexical") -> tuple[np.ndarray, np.ndarray]:
+    """(bucket, count) pairs of one text's hashed tokens of `block`, buckets ascending."""
+    if block == "chars":  # grams never cross words, so a text's grams are its words' grams
+        parts = [
+            _word_char_buckets(w, bits) if len(w) <= _CACHED_WORD_CHARS else _hash_all(char_tokens(w), bits)
+            for w in text.split()
+        ]
+    else:
+        parts = [_hash_all(HASHED_BLOCKS[block](text), bits)]
+    every = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    buckets, counts = np.unique(every, return_counts=True)
+    return buckets, counts.astype(np.float64)
+
+
+def hashed_rows(
+    texts: Sequence[str], bits: int, idf: np.ndarray, block: str = "lexical"
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per text, (buckets, weights): log(1 + count) × idf, L2-normalised (empty text: no entries)."""
     rows = []
     for text in texts:
-        buckets, counts = lexical_counts(text, bits)
+        buckets, counts = hashed_counts(text, bits, block)
         weights = np.log1p(counts) * idf[buckets]
         norm = float(np.sqrt(weights @ weights))
         rows.append((buckets, weights / norm if norm > 0 else weights))
@@ -69,23 +114,39 @@ def lexical_rows(texts: Sequence[str], bits: int, idf: np.ndarray) -> list[tuple
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which blocks the feature vector has, in the fixed order embedding, profanity, lexical."""
+    """Which blocks the feature vector has, in the fixed order embedding, profanity, lexical, chars."""
 
     profanity: bool = False
     lexical_bits: int = 0  # 0: no lexical block
+    char_bits: int = 0  # 0: no chars block
+
+    def bits(self, block: str) -> int:
+        return self.lexical_bits if block == "lexical" else self.char_bits
+
+    @property
+    def hashed(self) -> tuple[str, ...]:
+        """The hashed blocks this spec has, in feature order."""
+        return tuple(block for block in HASHED_BLOCKS if self.bits(block))
 
     @property
     def dims(self) -> int:
-        return EMBEDDING_DIMS + int(self.profanity) + (1 << self.lexical_bits if self.lexical_bits else 0)
+        return EMBEDDING_DIMS + int(self.profanity) + sum(1 << self.bits(block) for block in self.hashed)
 
     def to_json(self) -> dict[str, object]:
-        return {"profanity": self.profanity, "lexical_bits": self.lexical_bits, "dims": self.dims}
+        out: dict[str, object] = {"profanity": self.profanity, "lexical_bits": self.lexical_bits}
+        if self.char_bits:
+            out |= {"char_bits": self.char_bits, "char_ngrams": list(CHAR_NGRAMS)}
+        return out | {"dims": self.dims}
 
     @classmethod
     def from_json(cls, data: dict) -> FeatureSpec:
-        spec = cls(profanity=bool(data["profanity"]), lexical_bits=int(data["lexical_bits"]))
+        spec = cls(profanity=bool(data["profanity"]), lexical_bits=int(data["lexical_bits"]),
+                   char_bits=int(data.get("char_bits", 0)))
         if spec.dims != int(data.get("dims", spec.dims)):
             raise ModelIntegrityError(f"feature spec {data} is inconsistent")
+        if spec.char_bits and tuple(data.get("char_ngrams", ())) != CHAR_NGRAMS:
+            raise ModelIntegrityError(f"head wants character {data.get('char_ngrams')}-grams; "
+                                      f"this version builds {list(CHAR_NGRAMS)}")
         return spec
 
 
@@ -94,9 +155,10 @@ def build_features(
     embeddings: np.ndarray,
     profanity: np.ndarray | None = None,
     texts: Sequence[str] | None = None,
-    idf: np.ndarray | None = None,
+    idfs: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The dense feature matrix [n, spec.dims] (float32) the head's weights expect."""
+    """The dense feature matrix [n, spec.dims] (float32) the head's weights expect; `idfs` has
+    one idf vector per hashed block of the spec."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_DIMS:
         raise ValueError(f"embeddings must be [n, {EMBEDDING_DIMS}], got {embeddings.shape}")
@@ -106,13 +168,14 @@ def build_features(
         if profanity is None or len(profanity) != n:
             raise ValueError("this head needs the profanity probability of each text")
         blocks.append(np.asarray(profanity, dtype=np.float32).reshape(n, 1))
-    if spec.lexical_bits:
-        if texts is None or len(texts) != n or idf is None:
-            raise ValueError("this head needs the normalised texts (for its lexical features)")
-        lexical = np.zeros((n, 1 << spec.lexical_bits), dtype=np.float32)
-        for row, (buckets, weights) in enumerate(lexical_rows(texts, spec.lexical_bits, idf)):
-            lexical[row, buckets] = weights
-        blocks.append(lexical)
+    for block in spec.hashed:
+        if texts is None or len(texts) != n or not idfs or block not in idfs:
+            raise ValueError(f"this head needs the normalised texts (for its {block} features)")
+        bits = spec.bits(block)
+        hashed = np.zeros((n, 1 << bits), dtype=np.float32)
+        for row, (buckets, weights) in enumerate(hashed_rows(texts, bits, idfs[block], block)):
+            hashed[row, buckets] = weights
+        blocks.append(hashed)
     return np.hstack(blocks)
 
 
@@ -131,6 +194,7 @@ class Head:
     coef: np.ndarray  # [dims, classes], calibration folded in
     intercept: np.ndarray  # [classes]
     idf: np.ndarray | None = None  # [2**lexical_bits] when the spec has a lexical block
+    char_idf: np.ndarray | None = None  # [2**char_bits] when the spec has a chars block
     decision_weights: np.ndarray | None = None  # operating point: label = argmax(p × weights)
     card: dict = field(default_factory=dict)
 
@@ -141,8 +205,15 @@ class Head:
                 f"head weights {self.coef.shape}/{self.intercept.shape} do not fit {self.spec.dims} "
                 f"features and {k} classes"
             )
-        if self.spec.lexical_bits and (self.idf is None or self.idf.shape != (1 << self.spec.lexical_bits,)):
-            raise ModelIntegrityError("head has a lexical block but no idf of the right size")
+        for block, idf in self.idfs.items():
+            if idf is None or idf.shape != (1 << self.spec.bits(block),):
+                raise ModelIntegrityError(f"head has a {block} block but no idf of the right size")
+
+    @property
+    def idfs(self) -> dict[str, np.ndarray]:
+        """The idf vector of each hashed block of the spec."""
+        own = {"lexical": self.idf, "chars": self.char_idf}
+        return {block: own[block] for block in self.spec.hashed}
 
     # --- serving -------------------------------------------------------------------------------
 
@@ -154,7 +225,7 @@ class Head:
     ) -> np.ndarray:
         """Feature matrix from the embeddings, profanity probabilities and normalised texts
         (only the inputs the card's feature spec lists are needed)."""
-        return build_features(self.spec, embeddings, profanity, texts, self.idf)
+        return build_features(self.spec, embeddings, profanity, texts, self.idfs)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities [n, len(classes)], rows summing to 1 (float64)."""
@@ -162,6 +233,28 @@ class Head:
         if features.ndim != 2 or features.shape[1] != self.spec.dims:
             raise ValueError(f"features must be [n, {self.spec.dims}], got {features.shape}")
         logits = features.astype(np.float64) @ self.coef.astype(np.float64) + self.intercept
+        return softmax(logits)
+
+    def probabilities(
+        self,
+        embeddings: np.ndarray,
+        profanity: np.ndarray | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """`predict_proba(features(...))` without building the hashed blocks densely (tens of
+        thousands of columns): each text's few non-zero buckets pick their rows of the weights.
+        This is what serving calls."""
+        dense_spec = FeatureSpec(profanity=self.spec.profanity)
+        dense = build_features(dense_spec, embeddings, profanity).astype(np.float64)
+        logits = dense @ self.coef[: dense_spec.dims].astype(np.float64) + self.intercept
+        offset = dense_spec.dims
+        for block, idf in self.idfs.items():
+            bits = self.spec.bits(block)
+            if texts is None or len(texts) != len(logits):
+                raise ValueError(f"this head needs the normalised texts (for its {block} features)")
+            for row, (buckets, weights) in enumerate(hashed_rows(texts, bits, idf, block)):
+                logits[row] += weights @ self.coef[offset + buckets].astype(np.float64)
+            offset += 1 << bits
         return softmax(logits)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
@@ -175,6 +268,8 @@ class Head:
         out = {"coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float64)}
         if self.idf is not None:
             out["idf"] = self.idf.astype(np.float32)
+        if self.char_idf is not None:
+            out["char_idf"] = self.char_idf.astype(np.float32)
         return out
 
     def save(self, npz_path: Path, card: dict) -> dict:
@@ -225,6 +320,7 @@ class Head:
             coef=arrays["coef"],
             intercept=arrays["intercept"],
             idf=arrays.get("idf"),
+            char_idf=arrays.get("char_idf"),
             decision_weights=None if point is None else np.array([point[c] for c in card["classes"]]),
             card=card,
         )

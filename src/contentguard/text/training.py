@@ -36,7 +36,7 @@ import numpy as np
 
 from contentguard.settings import Settings
 from contentguard.text import datasets
-from contentguard.text.heads import PACKAGED_DIR, FeatureSpec, Head, lexical_counts, softmax
+from contentguard.text.heads import CHAR_NGRAMS, PACKAGED_DIR, FeatureSpec, Head, hashed_counts, softmax
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -52,7 +52,9 @@ SEED = 0
 # Stage 1 compares feature blocks at a middle C; stage 2 tunes C and α for the chosen blocks.
 # (16,384 lexical buckets and punctuation tokens were tried too and never beat 4,096 beyond
 # noise in cross-validation: docs/text-models.md.)
-FEATURE_CANDIDATES = tuple(FeatureSpec(p, bits) for p in (False, True) for bits in (0, 12))
+FEATURE_CANDIDATES = tuple(
+    FeatureSpec(p, bits, char_bits) for p in (False, True) for bits in (0, 12) for char_bits in (0, 15)
+)
 STAGE1_C = 16.0
 C_GRID = (4.0, 16.0, 64.0)
 ALPHA_GRID = (0.0, 0.5, 1.0)
@@ -154,13 +156,13 @@ def cv_fold(raw: str, n_folds: int = N_FOLDS) -> int:
 # Feature matrices at training time (sparse), matching `Head.features` at serving
 
 
-def lexical_counts_matrix(texts: Sequence[str], bits: int) -> sparse.csr_matrix:
-    """Raw hashed token counts [n, 2**bits], from the same `lexical_counts` serving uses."""
+def hashed_counts_matrix(texts: Sequence[str], bits: int, block: str = "lexical") -> sparse.csr_matrix:
+    """Raw hashed token counts [n, 2**bits] of `block`, from the same `hashed_counts` serving uses."""
     from scipy import sparse
 
     indptr, indices, data = [0], [], []
     for text in texts:
-        buckets, counts = lexical_counts(text, bits)
+        buckets, counts = hashed_counts(text, bits, block)
         indices.append(buckets)
         data.append(counts)
         indptr.append(indptr[-1] + len(buckets))
@@ -177,7 +179,7 @@ def fit_idf(counts: sparse.csr_matrix) -> np.ndarray:
 
 
 def weight_counts(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
-    """log(1 + count) × idf, rows L2-normalised: `heads.lexical_rows` for a whole matrix."""
+    """log(1 + count) × idf, rows L2-normalised: `heads.hashed_rows` for a whole matrix."""
     from scipy import sparse
 
     out = counts.astype(np.float64).tocsr(copy=True)
@@ -189,30 +191,34 @@ def weight_counts(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matr
 
 @dataclass
 class FeatureBank:
-    """Per-text inputs plus hashed counts per bucket size, to assemble any `FeatureSpec`."""
+    """Per-text inputs plus hashed counts per block and bucket size, to assemble any `FeatureSpec`."""
 
     embeddings: np.ndarray
     profanity: np.ndarray
-    counts: dict[int, sparse.csr_matrix] = field(default_factory=dict)
+    counts: dict[tuple[str, int], sparse.csr_matrix] = field(default_factory=dict)
     texts: Sequence[str] = ()
 
-    def counts_for(self, bits: int) -> sparse.csr_matrix:
-        if bits not in self.counts:
-            self.counts[bits] = lexical_counts_matrix(self.texts, bits)
-        return self.counts[bits]
+    def counts_for(self, bits: int, block: str = "lexical") -> sparse.csr_matrix:
+        if (block, bits) not in self.counts:
+            self.counts[block, bits] = hashed_counts_matrix(self.texts, bits, block)
+        return self.counts[block, bits]
 
-    def matrix(self, spec: FeatureSpec, rows: np.ndarray, idf: np.ndarray | None) -> Any:
-        """Feature rows for `spec` (dense without a lexical block, CSR with one)."""
+    def idfs(self, spec: FeatureSpec, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The idf of each hashed block of `spec`, fitted on `rows`."""
+        return {block: fit_idf(self.counts_for(spec.bits(block), block)[rows]) for block in spec.hashed}
+
+    def matrix(self, spec: FeatureSpec, rows: np.ndarray, idfs: dict[str, np.ndarray]) -> Any:
+        """Feature rows for `spec` (dense without a hashed block, CSR with one)."""
         from scipy import sparse
 
         dense = [self.embeddings[rows].astype(np.float64)]
         if spec.profanity:
             dense.append(self.profanity[rows].reshape(-1, 1).astype(np.float64))
         dense_block = np.hstack(dense)
-        if not spec.lexical_bits:
+        if not spec.hashed:
             return dense_block
-        lexical = weight_counts(self.counts_for(spec.lexical_bits)[rows], idf)
-        return sparse.hstack([sparse.csr_matrix(dense_block), lexical], format="csr")
+        hashed = [weight_counts(self.counts_for(spec.bits(b), b)[rows], idfs[b]) for b in spec.hashed]
+        return sparse.hstack([sparse.csr_matrix(dense_block), *hashed], format="csr")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,7 +306,7 @@ def make_head(
     spec: FeatureSpec,
     coef: np.ndarray,
     intercept: np.ndarray,
-    idf: np.ndarray | None = None,
+    idfs: dict[str, np.ndarray] | None = None,
     temperature: float = 1.0,
     bias: np.ndarray | None = None,
     decision_weights: np.ndarray | None = None,
@@ -312,7 +318,8 @@ def make_head(
         spec=spec,
         coef=(coef / temperature).astype(np.float32),
         intercept=intercept / temperature + bias,
-        idf=idf,
+        idf=(idfs or {}).get("lexical"),
+        char_idf=(idfs or {}).get("chars"),
         decision_weights=decision_weights,
     )
 
@@ -356,10 +363,10 @@ def out_of_fold_logits(
     z = np.zeros((len(rows), n_classes))
     for fold in np.unique(folds):
         fit, held = rows[folds != fold], folds == fold
-        idf = _idf(bank, candidate.spec, fit)
-        coef, intercept = fit_logreg(bank.matrix(candidate.spec, fit, idf), y[fit], n_classes,
+        idfs = bank.idfs(candidate.spec, fit)
+        coef, intercept = fit_logreg(bank.matrix(candidate.spec, fit, idfs), y[fit], n_classes,
                                      candidate.C, candidate.alpha)
-        z[held] = logits(bank.matrix(candidate.spec, rows[held], idf), coef, intercept)
+        z[held] = logits(bank.matrix(candidate.spec, rows[held], idfs), coef, intercept)
     return z
 
 
@@ -410,10 +417,6 @@ def select_head(
                   "operating_point": scores(y[rows], np.argmax(probs * weights, axis=1), classes),
                   "calibration": calibration_figures(probs, y[rows])}
     return Selection(best, tried, temperature, bias, weights, oof_scores)
-
-
-def _idf(bank: FeatureBank, spec: FeatureSpec, rows: np.ndarray) -> np.ndarray | None:
-    return fit_idf(bank.counts_for(spec.lexical_bits)[rows]) if spec.lexical_bits else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -485,14 +488,13 @@ def calibration_figures(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> dic
 
 
 def head_probabilities(head: Head, inputs: Inputs, rows: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """The head's probabilities for `rows`, built through the serving path (`Head.features`)."""
+    """The head's probabilities for `rows`, through the serving path (`Head.probabilities`)."""
     out = np.empty((len(rows), len(head.classes)))
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
-        features = head.features(
+        out[start : start + chunk] = head.probabilities(
             inputs.embeddings[part], inputs.profanity[part], [inputs.normalized[i] for i in part]
         )
-        out[start : start + chunk] = head.predict_proba(features)
     return out
 
 
@@ -598,10 +600,10 @@ def train_text(
 
     selection = select_head(task, bank, y, train_rows, folds, classes, progress)
     best = selection.best
-    idf = _idf(bank, best.spec, train_rows)
-    coef, intercept = fit_logreg(bank.matrix(best.spec, train_rows, idf), y[train_rows], len(classes),
+    idfs = bank.idfs(best.spec, train_rows)
+    coef, intercept = fit_logreg(bank.matrix(best.spec, train_rows, idfs), y[train_rows], len(classes),
                                  best.C, best.alpha)
-    head = make_head(classes, best.spec, coef, intercept, idf, selection.temperature, selection.bias,
+    head = make_head(classes, best.spec, coef, intercept, idfs, selection.temperature, selection.bias,
                      selection.decision_weights)
 
     probs = head_probabilities(head, inputs, test_rows)
@@ -684,6 +686,9 @@ def feature_description(spec: FeatureSpec) -> str:
         parts.append("profanity-check P")
     if spec.lexical_bits:
         parts.append(f"hashed words ({1 << spec.lexical_bits:,} buckets)")
+    if spec.char_bits:
+        lo, hi = CHAR_NGRAMS
+        parts.append(f"hashed character {lo}–{hi}-grams ({1 << spec.char_bits:,} buckets)")
     return " + ".join(parts)
 
 
@@ -709,6 +714,11 @@ def head_card(task: str, figures: dict[str, Any], head: Head) -> dict[str, Any]:
             "lexical": "\\w+ tokens of normalize(text).text, digit runs of 3+ as D<len>, plus bigrams; "
             f"CRC-32 mod {1 << head.spec.lexical_bits}; log(1+count) x idf; L2-normalised"
             if head.spec.lexical_bits
+            else None,
+            "chars": "character {}-{}-grams of each whitespace-separated word of normalize(text).text "
+            "padded with a space each side; CRC-32 mod {}; log(1+count) x idf; L2-normalised".format(
+                *CHAR_NGRAMS, 1 << head.spec.char_bits)
+            if head.spec.char_bits
             else None,
         },
         "encoder": figures["encoder"],
@@ -850,12 +860,13 @@ def report_markdown(task: str, figures: dict[str, Any], card: dict[str, Any]) ->
         f"Score: {sel['metric']} of the pooled out-of-fold predictions at argmax (class-weight "
         "prior shift undone).",
         "",
-        "| stage | profanity | lexical buckets | C | α | CV score |",
-        "|---|---|---|---|---|---|",
+        "| stage | profanity | word buckets | character-gram buckets | C | α | CV score |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in sel["tried"]:
-        bits = c["lexical_bits"]
-        lines.append(f"| {c['stage']} | {'yes' if c['profanity'] else 'no'} | {1 << bits if bits else '—'} | "
+        words, chars = c["lexical_bits"], c.get("char_bits", 0)
+        buckets = " | ".join(f"{1 << bits:,}" if bits else "—" for bits in (words, chars))
+        lines.append(f"| {c['stage']} | {'yes' if c['profanity'] else 'no'} | {buckets} | "
                      f"{c['C']:g} | {c['alpha']:g} | {c['cv_score']:.4f} |")
     chosen = sel["chosen"]
     oof = sel["out_of_fold"]["operating_point"]
