@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup models run test lint bench bench-load bench-text docs browser
+.PHONY: setup models run test lint bench bench-load bench-text text-figures docs browser
 
 setup: $(STAMP)
 
@@ -61,6 +61,14 @@ bench-load: models
 
 # Texts/s of each text stage, and our encoder against sentence-transformers (needs the train extra).
 bench-text: models
+	$(BIN)/contentguard bench-text
+
+# Every text figure of issue #4 again, in one command (about 15 minutes): both heads with their
+# cards and test-split reports (benchmarks/text-*.md; the .npz files come out byte-identical),
+# then bench-text (benchmarks/text.*, the README's text section).
+text-figures: models $(TRAIN_STAMP)
+	$(BIN)/contentguard train-text --task hate
+	$(BIN)/contentguard train-text --task spam
 	$(BIN)/contentguard bench-text
 
 docs: setup
