@@ -31,7 +31,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -168,15 +168,24 @@ def build_features(
         if profanity is None or len(profanity) != n:
             raise ValueError("this head needs the profanity probability of each text")
         blocks.append(np.asarray(profanity, dtype=np.float32).reshape(n, 1))
+    for width, rows in hashed_blocks(spec, n, texts, idfs):
+        hashed = np.zeros((n, width), dtype=np.float32)
+        for row, (buckets, weights) in enumerate(rows):
+            hashed[row, buckets] = weights
+        blocks.append(hashed)
+    return np.hstack(blocks)
+
+
+def hashed_blocks(
+    spec: FeatureSpec, n: int, texts: Sequence[str] | None, idfs: dict[str, np.ndarray] | None
+) -> Iterator[tuple[int, list[tuple[np.ndarray, np.ndarray]]]]:
+    """Per hashed block of `spec`, in feature order: its width and each of the `n` texts'
+    (buckets, weights). Refuses when the texts or an idf are missing."""
     for block in spec.hashed:
         if texts is None or len(texts) != n or not idfs or block not in idfs:
             raise ValueError(f"this head needs the normalised texts (for its {block} features)")
         bits = spec.bits(block)
-        hashed = np.zeros((n, 1 << bits), dtype=np.float32)
-        for row, (buckets, weights) in enumerate(hashed_rows(texts, bits, idfs[block], block)):
-            hashed[row, buckets] = weights
-        blocks.append(hashed)
-    return np.hstack(blocks)
+        yield 1 << bits, hashed_rows(texts, bits, idfs[block], block)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -248,13 +257,10 @@ class Head:
         dense = build_features(dense_spec, embeddings, profanity).astype(np.float64)
         logits = dense @ self.coef[: dense_spec.dims].astype(np.float64) + self.intercept
         offset = dense_spec.dims
-        for block, idf in self.idfs.items():
-            bits = self.spec.bits(block)
-            if texts is None or len(texts) != len(logits):
-                raise ValueError(f"this head needs the normalised texts (for its {block} features)")
-            for row, (buckets, weights) in enumerate(hashed_rows(texts, bits, idf, block)):
+        for width, rows in hashed_blocks(self.spec, len(logits), texts, self.idfs):
+            for row, (buckets, weights) in enumerate(rows):
                 logits[row] += weights @ self.coef[offset + buckets].astype(np.float64)
-            offset += 1 << bits
+            offset += width
         return softmax(logits)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
