@@ -67,14 +67,14 @@ def test_split_hashes_the_raw_text_not_the_unescaped_one() -> None:
 # Loaders, on small files in the real formats
 
 
-def write_davidson(path: Path, rows: list[tuple[int, str]]) -> Path:
+def write_davidson(path: Path, rows: list[tuple[int, str]], votes: list[list[int]] | None = None) -> Path:
+    """The Davidson CSV; each tweet unanimous among 3 annotators unless `votes` gives its votes."""
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(DAVIDSON_HEADER)
         for i, (label, tweet) in enumerate(rows):
-            votes = [0, 0, 0]
-            votes[label] = 3
-            writer.writerow([i, 3, *votes, label, tweet])
+            row_votes = votes[i] if votes else [3 if k == label else 0 for k in range(3)]
+            writer.writerow([i, sum(row_votes), *row_votes, label, tweet])
     return path
 
 
@@ -102,8 +102,31 @@ def test_davidson_loader(tmp_path: Path) -> None:
     assert d.raw[1] == 'you, sir, are a "clown"'
     assert d.test.tolist() == [expected_split(t) for _, t in TWEETS]
     assert d.duplicates_dropped == 0
+    assert d.agreement is not None and d.agreement.tolist() == [1.0] * 4
     # the data path may be the file itself
     assert datasets.load("hate", tmp_path / datasets.DAVIDSON_FILE).raw == d.raw
+
+
+def test_davidson_annotator_agreement(tmp_path: Path) -> None:
+    """The share of annotators behind each label; votes that contradict the label are refused; a
+    file without the vote columns still loads, with no agreement."""
+    votes = [[0, 1, 2], [1, 2, 0], [3, 2, 1], [0, 0, 6]]
+    write_davidson(tmp_path / datasets.DAVIDSON_FILE, TWEETS, votes)
+    d = datasets.load("hate", tmp_path)
+    np.testing.assert_allclose(d.agreement, [2 / 3, 2 / 3, 3 / 6, 1.0])
+    write_davidson(tmp_path / datasets.DAVIDSON_FILE, TWEETS, [[0, 1, 2], [2, 1, 0], [3, 2, 1], [0, 0, 6]])
+    with pytest.raises(DatasetError, match=r":3: bad annotator votes"):  # class 1, but hate has most votes
+        datasets.load("hate", tmp_path)
+    write_davidson(tmp_path / datasets.DAVIDSON_FILE, TWEETS, [[0, 1, 2], [1, 2, 0], [3, 2, 1], [0, 0, 0]])
+    with pytest.raises(DatasetError, match="bad annotator votes"):  # nobody voted
+        datasets.load("hate", tmp_path)
+    with (tmp_path / datasets.DAVIDSON_FILE).open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "tweet"])
+        writer.writerows(TWEETS)
+    d = datasets.load("hate", tmp_path)
+    assert d.labels.tolist() == [2, 1, 0, 2] and d.agreement is None
+    assert datasets.load("spam", write_sms(tmp_path / datasets.SMS_FILE, [("ham", "hi")])).agreement is None
 
 
 def test_sms_loader_keeps_bare_quotes_and_drops_duplicates(tmp_path: Path) -> None:
@@ -317,6 +340,39 @@ def test_train_text_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert test_n == sum(expected_split(t) for _, t in rows)
     assert all(np.sum(m["confusion"]) == test_n for m in figures["models"].values())
     assert figures["models"]["head"]["per_class"]["spam"]["f1"] > 0.9
+
+
+HATE_TWEETS = ["i hate all {n} of those people, subhuman", "those {n} vermin should be gone",
+               "shut up you stupid bitch {n}", "this damn game sucks {n}", "lol fuck off {n}",
+               "lovely morning walk {n}", "new recipe tonight {n}", "the match starts at {n}"]
+
+
+def test_train_text_hate_reports_figures_by_annotator_agreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    """A hate run on a small Davidson-format corpus whose every fifth tweet had a split vote: the
+    report and the card give the figures on unanimous and split tweets, and they add up."""
+    rows = [(0 if k < 2 else 1 if k < 5 else 2, t.format(n=n)) for n in range(25)
+            for k, t in enumerate(HATE_TWEETS)]
+    votes = [[3 if c == label else 0 for c in range(3)] if i % 5 else
+             [2 if c == label else 1 if c == (label + 1) % 3 else 0 for c in range(3)]
+             for i, (label, _) in enumerate(rows)]
+    write_davidson(tmp_path / datasets.DAVIDSON_FILE, rows, votes)
+    monkeypatch.setattr(training, "prepare", fake_prepare)
+    report = training.train_text("hate", tmp_path, settings, tmp_path / "heads",
+                                 report_dir=tmp_path / "bench")
+    view = report.figures["by_agreement"]
+    test = [(label, v) for (label, t), v in zip(rows, votes, strict=True) if expected_split(t)]
+    split_n = sum(max(v) < 3 for _, v in test)
+    assert sum(view["counts"]["split"].values()) == split_n > 0
+    assert sum(view["counts"]["unanimous"].values()) == len(test) - split_n
+    for name, m in view["models"].items():
+        confusion = np.array(report.figures["models"][name]["confusion"])
+        assert 0 <= m["errors_on_split"] <= m["errors"] == confusion.sum() - np.trace(confusion)
+        assert np.sum(m["split"]["confusion"]) == split_n
+    assert "By annotator agreement" in report.markdown and "errors on split-vote texts" in report.markdown
+    card = json.loads((tmp_path / "heads" / "hate.json").read_text())
+    assert set(card["figures"]["head_by_agreement"]) == {"unanimous", "split"}
 
 
 def test_cli_train_text_usage_errors(tmp_path: Path) -> None:

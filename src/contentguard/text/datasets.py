@@ -5,7 +5,9 @@ Two files from `../shared/data/text/` (provenance and licences: `../shared/data/
 - `davidson_hate_offensive_labeled_data.csv` — Davidson, Warmsley, Macy & Weber, "Automated Hate
   Speech Detection and the Problem of Offensive Language", ICWSM 2017; 24,783 tweets, CSV with a
   header (`,count,hate_speech,offensive_language,neither,class,tweet`), `class` 0 = hate speech,
-  1 = offensive, 2 = neither. Copied from t-davidson/hate-speech-and-offensive-language (MIT).
+  1 = offensive, 2 = neither; `count` annotators per tweet and their votes per class
+  (`hate_speech`, `offensive_language`, `neither`), from which `class` is the majority. Copied from
+  t-davidson/hate-speech-and-offensive-language (MIT).
 - `sms_spam_collection.tsv` — SMS Spam Collection v.1, Almeida, Gómez Hidalgo & Yamakami 2011,
   UCI ML Repository, CC BY 4.0; TSV with header `label<TAB>msg`, unquoted (bare `"` inside
   messages), so it is read with `csv.QUOTE_NONE`.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,9 @@ class Dataset:
     labels: np.ndarray
     test: np.ndarray  # bool per text
     duplicates_dropped: int
+    # Davidson only: the share of the tweet's annotators who voted for its label (1.0 = unanimous).
+    # The reports split their figures by it: most errors sit where the annotators disagreed.
+    agreement: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -88,8 +93,12 @@ class Dataset:
         return [self.texts[i] for i in index], self.labels[index]
 
     def counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
-        labels = self.labels if mask is None else self.labels[mask]
-        return {c: int((labels == k).sum()) for k, c in enumerate(self.classes)}
+        return class_counts(self.labels if mask is None else self.labels[mask], self.classes)
+
+
+def class_counts(labels: np.ndarray, classes: Sequence[str]) -> dict[str, int]:
+    """How many of `labels` fall in each class, by class name."""
+    return {c: int((labels == k).sum()) for k, c in enumerate(classes)}
 
 
 def in_test_split(raw: str) -> bool:
@@ -118,9 +127,10 @@ def load(task: str, data_path: Path) -> Dataset:
     else:
         rows, classes = _sms_rows(path), SPAM_CLASSES
         unescape = False
-    raw, labels, dropped = _dedupe(rows, path)
+    raw, labels, agreement, dropped = _dedupe(rows, path)
     if not raw:
         raise DatasetError(f"{path}: no rows")
+    has_votes = all(a is not None for a in agreement)
     return Dataset(
         task=task,
         classes=classes,
@@ -129,16 +139,22 @@ def load(task: str, data_path: Path) -> Dataset:
         labels=np.array(labels, dtype=np.int64),
         test=np.fromiter((in_test_split(t) for t in raw), dtype=bool, count=len(raw)),
         duplicates_dropped=dropped,
+        agreement=np.array(agreement, dtype=np.float64) if has_votes else None,
     )
 
 
-def _davidson_rows(path: Path) -> Iterator[tuple[str, int]]:
-    """(tweet, class) per row; tweets keep their HTML entities (`&amp;`, `&#128514;`) here."""
+VOTE_COLUMNS = ("count", "hate_speech", "offensive_language", "neither")
+
+
+def _davidson_rows(path: Path) -> Iterator[tuple[str, int, float | None]]:
+    """(tweet, class, share of annotators who voted for that class) per row; tweets keep their HTML
+    entities (`&amp;`, `&#128514;`) here. The share is None when the file has no vote columns."""
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = {"class", "tweet"} - set(reader.fieldnames or ())
         if missing:
             raise DatasetError(f"{path}: not the Davidson CSV (no column {', '.join(sorted(missing))})")
+        has_votes = set(VOTE_COLUMNS) <= set(reader.fieldnames or ())
         for line, row in enumerate(reader, start=2):
             try:
                 label = int(row["class"])
@@ -146,10 +162,22 @@ def _davidson_rows(path: Path) -> Iterator[tuple[str, int]]:
                 label = -1
             if label not in (0, 1, 2) or row["tweet"] is None:
                 raise DatasetError(f"{path}:{line}: bad row (class {row['class']!r})")
-            yield row["tweet"], label
+            yield row["tweet"], label, _label_share(row, label, path, line) if has_votes else None
 
 
-def _sms_rows(path: Path) -> Iterator[tuple[str, int]]:
+def _label_share(row: dict[str, str], label: int, path: Path, line: int) -> float:
+    """Votes for `label` / annotators, checking that the votes add up and `label` has the most."""
+    try:
+        count, *votes = (int(row[c]) for c in VOTE_COLUMNS)
+    except (TypeError, ValueError):
+        count, votes = 0, []
+    if count <= 0 or len(votes) != 3 or min(votes) < 0 or sum(votes) != count or votes[label] < max(votes):
+        raise DatasetError(f"{path}:{line}: bad annotator votes (count {row.get('count')!r}, "
+                           f"class {label}, votes {votes})")
+    return votes[label] / count
+
+
+def _sms_rows(path: Path) -> Iterator[tuple[str, int, None]]:
     """(message, 0 ham / 1 spam) per row of the unquoted TSV."""
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -159,21 +187,23 @@ def _sms_rows(path: Path) -> Iterator[tuple[str, int]]:
         for line, row in enumerate(reader, start=2):
             if len(row) != 2 or row[0] not in SPAM_CLASSES:
                 raise DatasetError(f"{path}:{line}: bad row {row[:1]!r}")
-            yield row[1], SPAM_CLASSES.index(row[0])
+            yield row[1], SPAM_CLASSES.index(row[0]), None
 
 
-def _dedupe(rows: Iterable[tuple[str, int]], path: Path) -> tuple[list[str], list[int], int]:
+def _dedupe(
+    rows: Iterable[tuple[str, int, float | None]], path: Path
+) -> tuple[list[str], list[int], list[float | None], int]:
     """Keep the first row of each distinct text; a repeat with another label is an error."""
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, float | None]] = {}
     dropped = 0
-    for text, label in rows:
+    for text, label, agreement in rows:
         if text in seen:
-            if seen[text] != label:
+            if seen[text][0] != label:
                 raise DatasetError(f"{path}: the text {text[:60]!r} appears with two labels")
             dropped += 1
             continue
-        seen[text] = label
-    return list(seen), list(seen.values()), dropped
+        seen[text] = (label, agreement)
+    return list(seen), [v[0] for v in seen.values()], [v[1] for v in seen.values()], dropped
 
 
 def describe(dataset: Dataset) -> dict[str, object]:

@@ -15,7 +15,8 @@ One run, one task ("hate" or "spam"):
    train split and fold the calibration into the weights;
 5. evaluate on the test split, through the serving code path (`Head.features` /
    `predict_proba`): our head, TF-IDF + logistic regression, TF-IDF + random forest, and
-   profanity-check alone; write the head + card and a Markdown/JSON report.
+   profanity-check alone (hate: also split by whether the annotators' vote was unanimous); write
+   the head + card and a Markdown/JSON report.
 
 scikit-learn is needed here only (the `train` extra); serving never imports it.
 """
@@ -542,6 +543,27 @@ def abusive_view(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     return scores((y != neither).astype(int), (pred != neither).astype(int), ["neither", "abusive"])
 
 
+def agreement_view(
+    y: np.ndarray, predictions: dict[str, np.ndarray], agreement: np.ndarray, classes: Sequence[str]
+) -> dict[str, Any]:
+    """Every model's figures on the tweets whose annotators were unanimous and on those they split
+    over, and the share of each model's errors that fall on split tweets: how much of what is left
+    is a disagreement among the people who made the labels rather than a miss of the model."""
+    unanimous = agreement >= 1.0
+    out: dict[str, Any] = {"counts": {"unanimous": datasets.class_counts(y[unanimous], classes),
+                                      "split": datasets.class_counts(y[~unanimous], classes)},
+                           "models": {}}
+    for name, pred in predictions.items():
+        wrong = pred != y
+        out["models"][name] = {
+            "unanimous": scores(y[unanimous], pred[unanimous], classes),
+            "split": scores(y[~unanimous], pred[~unanimous], classes),
+            "errors": int(wrong.sum()),
+            "errors_on_split": int((wrong & ~unanimous).sum()),
+        }
+    return out
+
+
 def threshold_table(probs: np.ndarray, y: np.ndarray, cls: int, thresholds: Sequence[float]) -> list[dict]:
     """Precision and recall of "class `cls` when P(cls) ≥ t" — for policy thresholds."""
     rows = []
@@ -613,13 +635,14 @@ def train_text(
         **tfidf_baselines(inputs.normalized, y, train_rows, test_rows, progress),
         "profanity": profanity_predictions(task, inputs.profanity[test_rows]),
     }
-    figures = evaluate_all(task, classes, y[test_rows], predictions, probs)
+    agreement = None if dataset.agreement is None else dataset.agreement[test_rows]
+    figures = evaluate_all(task, classes, y[test_rows], predictions, probs, agreement)
     figures.update(
         dataset=_dataset_info(task, dataset, source_file),
         selection={
             "metric": TASK_METRIC[task],
             "cv_rule": CV_RULE,
-            "train_counts": {c: int((y[train_rows] == k).sum()) for k, c in enumerate(classes)},
+            "train_counts": datasets.class_counts(y[train_rows], classes),
             "out_of_fold": selection.oof_scores,
             "chosen": best.to_json(),
             "tried": [c.to_json() for c in selection.tried],
@@ -640,15 +663,21 @@ def train_text(
 
 
 def evaluate_all(
-    task: str, classes: list[str], y_test: np.ndarray, predictions: dict[str, np.ndarray], probs: np.ndarray
+    task: str,
+    classes: list[str],
+    y_test: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    probs: np.ndarray,
+    agreement: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Test-split figures for every model, plus the head's calibration, its plain-argmax figures
-    and (hate) the abusive-vs-neither view and a P(hate) threshold table."""
+    """Test-split figures for every model, plus the head's calibration, its plain-argmax figures,
+    (hate) the abusive-vs-neither view and a P(hate) threshold table, and (where the corpus records
+    its annotators' votes) the figures on unanimous and split-vote texts."""
     models = {name: scores(y_test, pred, classes) for name, pred in predictions.items()}
     for name, pred in predictions.items():
         models[name]["headline_95ci"] = bootstrap_interval(task, y_test, pred, len(classes))
     out: dict[str, Any] = {
-        "test_counts": {c: int((y_test == k).sum()) for k, c in enumerate(classes)},
+        "test_counts": datasets.class_counts(y_test, classes),
         "models": models,
         "head_argmax": scores(y_test, probs.argmax(axis=1), classes),
         "head_calibration": calibration_figures(probs, y_test),
@@ -660,6 +689,8 @@ def evaluate_all(
     }
     if task == "hate":
         out["abusive_vs_neither"] = {name: abusive_view(y_test, pred) for name, pred in predictions.items()}
+    if agreement is not None:
+        out["by_agreement"] = agreement_view(y_test, predictions, agreement, classes)
     return out
 
 
@@ -739,6 +770,9 @@ def head_card(task: str, figures: dict[str, Any], head: Head) -> dict[str, Any]:
             "head_argmax": _short(figures["head_argmax"]),
             "head_calibration": figures["head_calibration"],
             "head_cross_validated": _short(figures["selection"]["out_of_fold"]["operating_point"]),
+            **({"head_by_agreement": {part: _short(figures["by_agreement"]["models"]["head"][part])
+                                      for part in ("unanimous", "split")}}
+               if "by_agreement" in figures else {}),
             "headline_metric": TASK_METRIC[task],
         },
         "trained_at": figures["trained_at"],
@@ -779,6 +813,24 @@ def figures_table(figures: dict[str, Any], classes: Sequence[str], spec_text: st
             for name, s in figures["models"].items()]
     rows.append(_row("our head, plain argmax (no operating point)", figures["head_argmax"], classes))
     return head + rows
+
+
+def agreement_table(view: dict[str, Any], spec_text: str) -> list[str]:
+    """The test figures split by whether the annotators agreed (report section)."""
+    counts = view["counts"]
+    n = {part: sum(c.values()) for part, c in counts.items()}
+    lines = [f"By annotator agreement: {n['unanimous']:,} test texts were labelled unanimously ("
+             + ", ".join(f"{c} {k:,}" for c, k in counts["unanimous"].items()) + f"), {n['split']:,} by a "
+             "split vote (" + ", ".join(f"{c} {k:,}" for c, k in counts["split"].items()) + ").", "",
+             "| model | unanimous: accuracy / weighted F1 | split vote: accuracy / weighted F1 | "
+             "errors on split-vote texts |", "|---|---|---|---|"]
+    for name, m in view["models"].items():
+        u, s = m["unanimous"], m["split"]
+        share = m["errors_on_split"] / m["errors"] if m["errors"] else 0.0
+        lines.append(f"| {MODEL_LABELS[name].format(features=spec_text)} | {u['accuracy']:.3f} / "
+                     f"{u['weighted']['f1']:.3f} | {s['accuracy']:.3f} / {s['weighted']['f1']:.3f} | "
+                     f"{m['errors_on_split']:,} of {m['errors']:,} ({share:.0%}) |")
+    return lines + [""]
 
 
 def confusion_tables(figures: dict[str, Any], classes: Sequence[str]) -> list[str]:
@@ -836,6 +888,8 @@ def report_markdown(task: str, figures: dict[str, Any], card: dict[str, Any]) ->
             lines.append(f"| {MODEL_LABELS[name].format(features=spec_text)} | {m['precision']:.3f} | "
                          f"{m['recall']:.3f} | {m['f1']:.3f} | {s['accuracy']:.3f} |")
         lines.append("")
+    if "by_agreement" in figures:
+        lines += agreement_table(figures["by_agreement"], spec_text)
     positive = figures["threshold_table"]["class"]
     lines += [f"Our head, \"{positive}\" when P({positive}) ≥ t (for policy thresholds):", "",
               "| t | flagged | precision | recall |", "|---|---|---|---|"]
