@@ -375,6 +375,19 @@ def test_train_text_hate_reports_figures_by_annotator_agreement(
     assert set(card["figures"]["head_by_agreement"]) == {"unanimous", "split"}
 
 
+def test_agreement_view_needs_both_kinds_of_vote() -> None:
+    """With only unanimous (or only split) votes there is nothing to compare: no view, no error."""
+    y, classes = np.array([0, 1, 2, 1]), ["hate", "offensive", "neither"]
+    pred = np.array([1, 1, 2, 1])
+    assert training.agreement_view(y, {"head": pred}, np.ones(4), classes) is None
+    assert training.agreement_view(y, {"head": pred}, np.full(4, 2 / 3), classes) is None
+    view = training.agreement_view(y, {"head": pred}, np.array([2 / 3, 1, 1, 0.5]), classes)
+    assert view["counts"] == {"unanimous": {"hate": 0, "offensive": 1, "neither": 1},
+                              "split": {"hate": 1, "offensive": 1, "neither": 0}}
+    assert view["models"]["head"]["errors"] == view["models"]["head"]["errors_on_split"] == 1
+    assert view["models"]["head"]["unanimous"]["accuracy"] == 1.0
+
+
 def test_cli_train_text_usage_errors(tmp_path: Path) -> None:
     from contentguard.cli import app
 

@@ -545,11 +545,14 @@ def abusive_view(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 
 def agreement_view(
     y: np.ndarray, predictions: dict[str, np.ndarray], agreement: np.ndarray, classes: Sequence[str]
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Every model's figures on the tweets whose annotators were unanimous and on those they split
     over, and the share of each model's errors that fall on split tweets: how much of what is left
-    is a disagreement among the people who made the labels rather than a miss of the model."""
+    is a disagreement among the people who made the labels rather than a miss of the model.
+    None when every vote was unanimous, or none was (one part would just repeat the whole)."""
     unanimous = agreement >= 1.0
+    if unanimous.all() or not unanimous.any():
+        return None
     out: dict[str, Any] = {"counts": {"unanimous": datasets.class_counts(y[unanimous], classes),
                                       "split": datasets.class_counts(y[~unanimous], classes)},
                            "models": {}}
@@ -689,8 +692,9 @@ def evaluate_all(
     }
     if task == "hate":
         out["abusive_vs_neither"] = {name: abusive_view(y_test, pred) for name, pred in predictions.items()}
-    if agreement is not None:
-        out["by_agreement"] = agreement_view(y_test, predictions, agreement, classes)
+    view = None if agreement is None else agreement_view(y_test, predictions, agreement, classes)
+    if view is not None:
+        out["by_agreement"] = view
     return out
 
 
