@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,6 +28,7 @@ from contentguard.policy import Policy
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
 from contentguard.server.errors import responses_for
+from contentguard.server.params import RowId, parse_when, text_filter
 from contentguard.settings import Settings
 from contentguard.store import accounts, audit, policies, stats
 from contentguard.store.db import Database
@@ -348,23 +349,6 @@ def category_thresholds(document: dict[str, Any]) -> dict[str, float]:
 
 
 # --- audit log ------------------------------------------------------------------------------------
-def parse_when(value: str | None, end: bool = False) -> datetime | None:
-    """An ISO date or date-time (UTC when no zone is given); a bare date as an `until` bound
-    includes that whole day."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        which = "until" if end else "since"
-        raise InvalidRequest(f"{which}: {value!r} is not a date (YYYY-MM-DD) or an ISO date-time") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
 class AuditFilter(BaseModel):
     actor: str | None = None
     action: str | None = None
@@ -374,9 +358,12 @@ class AuditFilter(BaseModel):
     until: str | None = None
 
     def query(self):  # type: ignore[no-untyped-def]
-        return audit.query(actor=self.actor or None, action=self.action or None,
-                           target_type=self.target_type or None, target_id=self.target_id or None,
-                           since=parse_when(self.since), until=parse_when(self.until, end=True))
+        return audit.query(actor=text_filter(self.actor, "actor"),
+                           action=text_filter(self.action, "action"),
+                           target_type=text_filter(self.target_type, "target_type"),
+                           target_id=text_filter(self.target_id, "target_id"),
+                           since=parse_when(self.since, "since"),
+                           until=parse_when(self.until, "until", end=True))
 
 
 def _entry_out(e: AuditEntry) -> AuditEntryOut:
@@ -466,7 +453,7 @@ async def post_user(request: Request, body: UserIn, admin: Admin) -> UserOut:
 
 @router.patch("/users/{user_id}", summary="Change a user's role, or disable / enable them",
               response_model=UserOut, responses=_errors(404, 409, 422))
-async def patch_user(request: Request, user_id: int, body: UserChange, admin: Admin) -> UserOut:
+async def patch_user(request: Request, user_id: RowId, body: UserChange, admin: Admin) -> UserOut:
     """Disabling signs the user out everywhere. The last active admin cannot be disabled or
     demoted, nor can an admin disable or demote themselves."""
     return await run_in_threadpool(change_user, request.app.state.db, admin, user_id, body)
@@ -474,7 +461,7 @@ async def patch_user(request: Request, user_id: int, body: UserChange, admin: Ad
 
 @router.post("/users/{user_id}/password", summary="Reset a user's password",
              response_model=UserOut, responses=_errors(404, 422))
-async def post_password(request: Request, user_id: int, body: PasswordIn, admin: Admin) -> UserOut:
+async def post_password(request: Request, user_id: RowId, body: PasswordIn, admin: Admin) -> UserOut:
     """The user is signed out everywhere and signs in with the new password."""
     return await run_in_threadpool(reset_password, request.app.state.db, admin, user_id, body)
 
@@ -494,7 +481,7 @@ async def post_key(request: Request, body: KeyIn, admin: Admin) -> NewKeyOut:
 
 @router.patch("/keys/{key_id}", summary="Change a key's rate limit or callback URL",
               response_model=KeyOut, responses=_errors(404, 422))
-async def patch_key(request: Request, key_id: int, body: KeyChange, admin: Admin) -> KeyOut:
+async def patch_key(request: Request, key_id: RowId, body: KeyChange, admin: Admin) -> KeyOut:
     state = request.app.state
     out = await run_in_threadpool(change_key, state.db, state.settings, admin, key_id, body)
     state.key_cache.clear()  # the new rate limit applies at once
@@ -503,7 +490,7 @@ async def patch_key(request: Request, key_id: int, body: KeyChange, admin: Admin
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke an API key (it stops working at once)",
              response_model=KeyOut, responses=_errors(404))
-async def post_revoke(request: Request, key_id: int, admin: Admin) -> KeyOut:
+async def post_revoke(request: Request, key_id: RowId, admin: Admin) -> KeyOut:
     out = await run_in_threadpool(revoke_key, request.app.state.db, admin, key_id)
     request.app.state.key_cache.clear()
     return out
@@ -548,7 +535,7 @@ Filters = Annotated[AuditFilter, Depends(_filters)]
 async def get_audit(
     request: Request, admin: Admin, where: Filters,
     limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 100,
-    before_id: Annotated[int | None, Query(description="Entries older than this id")] = None,
+    before_id: Annotated[RowId | None, Query(description="Entries older than this id")] = None,
     format: Annotated[Literal["json", "csv"],
                       Query(description="csv: the whole match as a download")] = "json",
 ) -> Any:

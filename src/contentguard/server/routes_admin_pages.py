@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from contentguard.errors import ContentGuardError, InvalidRequest
 from contentguard.server import routes_admin as ops
 from contentguard.server.auth import Principal
+from contentguard.server.params import row_id_of
 from contentguard.server.routes_ui import PageForbidden, page_user, render, root_of
 from contentguard.store import accounts, stats
 
@@ -309,10 +310,11 @@ async def keys_create(request: Request, principal: AdminPage) -> Response:
 
 
 @router.post("/keys/{key_id}/revoke", response_class=HTMLResponse)
-async def keys_revoke(request: Request, key_id: int, principal: AdminPage) -> Response:
+async def keys_revoke(request: Request, key_id: str, principal: AdminPage) -> Response:
     await _form(request, principal)
     try:
-        key = await run_in_threadpool(ops.revoke_key, request.app.state.db, principal, key_id)
+        key = await run_in_threadpool(ops.revoke_key, request.app.state.db, principal,
+                                      row_id_of(key_id, "key_id"))
     except ContentGuardError as exc:
         return await _keys_page(request, principal, exc.http_status, flash=exc.message, flash_kind="error")
     request.app.state.key_cache.clear()
@@ -348,20 +350,21 @@ async def users_create(request: Request, principal: AdminPage) -> Response:
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
-async def users_change(request: Request, user_id: int, principal: AdminPage) -> Response:
+async def users_change(request: Request, user_id: str, principal: AdminPage) -> Response:
     """One route for a row's buttons: `do` = role, disable, enable or password."""
     form = await _form(request, principal)
     db = request.app.state.db
     action = _text(form, "do")
     try:
+        number = row_id_of(user_id, "user_id")
         if action == "password":
             body = ops.PasswordIn(password=str(form.get("password") or ""))
-            user = await run_in_threadpool(ops.reset_password, db, principal, user_id, body)
+            user = await run_in_threadpool(ops.reset_password, db, principal, number, body)
             message = f"{user.username}'s password is reset; they are signed out everywhere."
         elif action in ("role", "disable", "enable"):
             change = (ops.UserChange(role=_text(form, "role")) if action == "role"  # type: ignore[arg-type]
                       else ops.UserChange(active=action == "enable"))
-            user = await run_in_threadpool(ops.change_user, db, principal, user_id, change)
+            user = await run_in_threadpool(ops.change_user, db, principal, number, change)
             message = (f"{user.username} is now {user.role}." if action == "role"
                        else f"{user.username} is {'enabled' if user.active else 'disabled'}.")
         else:
@@ -377,13 +380,14 @@ AUDIT_FIELDS = ("actor", "action", "target_type", "target_id", "since", "until")
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, principal: AdminPage, before_id: int | None = None) -> Response:
+async def audit_page(request: Request, principal: AdminPage, before_id: str = "") -> Response:
     params = {k: request.query_params.get(k, "").strip() for k in AUDIT_FIELDS}
     where = ops.AuditFilter(**{k: v or None for k, v in params.items()})
     query = urlencode({k: v for k, v in params.items() if v})
     context: dict[str, Any] = {}
     try:
-        page = await run_in_threadpool(ops.audit_page, request.app.state.db, where, 100, before_id)
+        older = row_id_of(before_id, "before_id") if before_id.strip() else None
+        page = await run_in_threadpool(ops.audit_page, request.app.state.db, where, 100, older)
     except ContentGuardError as exc:
         page = ops.AuditPage(entries=[], next_before_id=None)
         context.update(flash=exc.message, flash_kind="error")

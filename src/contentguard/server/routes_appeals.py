@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.params import Offset, RowId
 from contentguard.server.routes_review import errors
 from contentguard.server.routes_ui import page_user, render
 from contentguard.store import appeals, review
@@ -81,7 +82,7 @@ async def create_appeal(request: Request, body: AppealRequest, client: Client) -
 @router.get("/v1/appeals/{appeal_id}", summary="One appeal and its outcome",
             response_model=AppealView, responses=errors(401, 403, 404))
 async def get_appeal(request: Request,
-                     appeal_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                     appeal_id: Annotated[RowId, Path(description="The appeal's id")],
                      principal: Reader) -> AppealView:
     """API keys read their own appeals only; moderators read any."""
     own = principal.api_key_id if principal.user_id is None else None
@@ -99,7 +100,7 @@ async def list_appeals(
     request: Request, principal: Moderator,
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> AppealList:
     """Open appeals oldest first (the order they are worked); otherwise newest first."""
 

@@ -15,13 +15,14 @@ from contentguard.errors import NotFound
 from contentguard.schemas import ModerationResult
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.errors import responses_for
+from contentguard.server.params import Offset, RowId
 from contentguard.server.routes_ui import page_user, render, root_of
 from contentguard.store import decisions, review
 from contentguard.store.tables import ReviewItem, StoredDecision, StoredMedia, utcnow
 
 router = APIRouter(tags=["review"])
 Moderator = Annotated[Principal, Depends(authorize("moderator"))]
-ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The review item's id")]
+ItemId = Annotated[RowId, Path(description="The review item's id")]
 
 # Types a browser may display; anything else is served as bytes to download, never rendered.
 DISPLAYABLE = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/x-icon",
@@ -111,8 +112,8 @@ class QueueResponse(BaseModel):
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exclude: list[int] = Field(default_factory=list, max_length=1000,
-                               description="Item ids not to get (the ones this tab skipped).")
+    exclude: list[RowId] = Field(default_factory=list, max_length=1000,
+                                 description="Item ids not to get (the ones this tab skipped).")
 
 
 class ClaimResponse(BaseModel):
@@ -203,7 +204,7 @@ async def queue(
     request: Request, principal: Moderator,
     status: Annotated[Literal["open", "claimed", "decided", "all"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> QueueResponse:
     """`open` items in the order they are claimed (priority, then age), `claimed` ones (live
     leases), `decided` ones newest first, or `all`."""

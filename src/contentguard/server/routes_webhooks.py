@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from contentguard.errors import NotFound
+from contentguard.errors import InvalidRequest, NotFound
 from contentguard.schemas import ErrorResult
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.params import RowId, row_id_of
 from contentguard.server.routes_api import _errors
 from contentguard.server.routes_ui import page_user, render
 from contentguard.server.webhooks import wake
@@ -81,9 +82,9 @@ async def list_webhooks(
     request: Request,
     admin: Admin,
     status: Status | None = None,
-    api_key_id: Annotated[int | None, Query(ge=1)] = None,
+    api_key_id: Annotated[RowId | None, Query()] = None,
     event: Event | None = None,
-    before: Annotated[int | None, Query(ge=1, description="Only deliveries with a smaller id.")] = None,
+    before: Annotated[RowId | None, Query(description="Only deliveries with a smaller id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
 ) -> DeliveryList:
     """Filter by `status`, `api_key_id` and `event`; page back with `before`."""
@@ -92,7 +93,7 @@ async def list_webhooks(
     return found
 
 
-DeliveryId = Annotated[int, Path(ge=1)]
+DeliveryId = Annotated[RowId, Path(description="The delivery's id")]
 
 
 @router.get("/{delivery_id}", summary="One delivery, with its payload", response_model=DeliveryOut,
@@ -133,7 +134,10 @@ def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 2**31 else None
+    try:
+        return row_id_of(value, "id") if value else None
+    except InvalidRequest:
+        return None
 
 
 @pages.get("/admin/webhooks", response_class=HTMLResponse)
