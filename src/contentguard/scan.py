@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from contentguard import csvfile
 from contentguard.media import read_file
 from contentguard.pipeline import Item, Moderator, Skipped
 from contentguard.schemas import ErrorResult, Outcome
@@ -100,7 +101,8 @@ def walk(directory: Path) -> Iterator[Path]:
 
 
 def _repair_and_read(path: Path, fmt: str) -> tuple[set[str], set[str]]:
-    """Ids and error sources already in `path`; cut a torn last line left by a hard kill."""
+    """Ids and error sources (as written: escaped in a CSV) already in `path`; cut a torn last
+    line left by a hard kill."""
     if not path.exists() or path.stat().st_size == 0:
         return set(), set()
     data = path.read_bytes()
@@ -146,13 +148,13 @@ class _Writer:
         self.handle = handle
         self.fmt = fmt
         if fmt == "csv":
-            self.csv = csv.DictWriter(handle, fieldnames=CSV_FIELDS, lineterminator="\n")
+            self.csv = csvfile.CsvWriter(handle, CSV_FIELDS, lineterminator="\n")
             if new_file:
-                self.csv.writeheader()
+                self.csv.write_header()
 
     def write(self, outcome: Outcome) -> None:
         if self.fmt == "csv":
-            self.csv.writerow(_csv_row(outcome))
+            self.csv.write_row(_csv_row(outcome))
         else:
             self.handle.write(outcome.model_dump_json() + "\n")
         self.handle.flush()
@@ -184,7 +186,9 @@ def run_scan(
     ) as progress:
         writer = _Writer(handle, fmt, new_file)
         task = progress.add_task("scan", total=len(files), rate="")
-        todo = [p for p in files if str(p) not in done_errors]
+        # A CSV holds sources escaped for spreadsheets: compare them escaped the same way.
+        as_written = csvfile.escape if fmt == "csv" else str
+        todo = [p for p in files if as_written(str(p)) not in done_errors]
         summary.skipped = len(files) - len(todo)
         progress.advance(task, summary.skipped)
 

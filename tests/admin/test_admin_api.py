@@ -232,6 +232,7 @@ def test_the_audit_log_filters_and_its_csv_is_safe_in_spreadsheets(
         audit.record(session, "=cmd|' /C calc'!A0", "test.formula", "thing", "-2+3",
                      after={"note": "=1+1"})
         audit.record(session, "@SUM(A1)", "test.formula", "thing", "+1")
+        audit.record(session, " =1+1", "spaced.formula", "thing", "\n-1")
         audit.record(session, "tester", "test.other", "widget", "7", before={"a": 1}, after={"a": 2})
     page = admin.get("/v1/admin/audit", params={"action": "test."}).json()
     assert [e["action"] for e in page["entries"]] == ["test.other", "test.formula", "test.formula"]
@@ -258,6 +259,12 @@ def test_the_audit_log_filters_and_its_csv_is_safe_in_spreadsheets(
     same = admin.get("/v1/admin/audit", params={"action": "test.formula", "format": "csv"})
     assert same.text == download.text
     assert error_of(admin.get("/v1/admin/audit.csv", params={"until": "2024-13-01"}), 422)
+    # The shared writer (contentguard.csvfile): a formula after leading whitespace or a line
+    # feed is escaped too, and every cell is quoted.
+    spaced = admin.get("/v1/admin/audit.csv", params={"action": "spaced.formula"}).text
+    (row,) = csv.DictReader(io.StringIO(spaced))
+    assert row["actor"] == "' =1+1" and row["target_id"] == "'\n-1"
+    assert spaced.startswith('"id","at","actor"')
 
 
 def test_stats_have_one_value_per_bucket(client: TestClient, admin: TestClient) -> None:

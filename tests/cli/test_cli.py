@@ -164,6 +164,28 @@ def test_scan_csv(tree: Path, tmp_path: Path) -> None:
     assert len(list(csv.DictReader(io.StringIO(out.read_text())))) == 12
 
 
+def test_scan_csv_cells_open_as_text_and_the_rerun_still_skips_them(tmp_path: Path) -> None:
+    """A folder named like a formula (`@SUM(1)`, given relative): the `source` cells get a
+    leading `'` (contentguard.csvfile), and a second run still recognises the error row of the
+    file that is not an image, so nothing is moderated or written twice."""
+    folder = tmp_path / "@SUM(1)"
+    folder.mkdir()
+    write_image(folder / "a.png", 1)
+    (folder / "notes.txt").write_text("not an image")
+
+    def scan() -> list[dict]:
+        proc = subprocess.run([*EXE, "scan", "@SUM(1)", "--out", "scan.csv"], cwd=tmp_path,
+                              capture_output=True, timeout=300, env=os.environ.copy())
+        assert proc.returncode in (0, 1), proc.stderr.decode()
+        with (tmp_path / "scan.csv").open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    rows = scan()
+    assert sorted(r["source"] for r in rows) == ["'@SUM(1)/a.png", "'@SUM(1)/notes.txt"]
+    assert [r["error_code"] for r in rows if not r["id"]] and all(r["id"] for r in rows if r["decision"])
+    assert scan() == rows
+
+
 def test_ctrl_c_leaves_a_valid_file_and_the_rerun_completes(tmp_path: Path) -> None:
     root = tmp_path / "many"
     root.mkdir()

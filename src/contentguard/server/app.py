@@ -1,8 +1,8 @@
 """`create_app(settings)`: the FastAPI application of `contentguard serve`.
 
 Models load and warm up in the background once the app starts; `/readyz` turns 200 after.
-Layers of middleware, outermost first: request metrics, CORS (only when origins are set),
-the streaming body limit.
+Layers of middleware, outermost first: security headers, request metrics, CORS (only when
+origins are set), the streaming body limit.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from contentguard.server.routes_admin import router as admin_api
 from contentguard.server.routes_admin_pages import router as admin_pages
 from contentguard.server.routes_appeals import router as appeals_routes
 from contentguard.server.routes_review import router as review_routes
+from contentguard.server.security_headers import SecurityHeaders
 from contentguard.settings import Settings, get_settings
 from contentguard.store.db import Database
 from contentguard.text_moderation import TextModerator
@@ -119,6 +120,7 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(RequestMetrics)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -118,5 +118,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = f"unexpected {exc.__class__.__name__}; see the server log"
-        return error_response("internal_error", message, 500)
+        return unexpected_error_response(exc)
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """The 500 of a bug: its class only (details are in the server log)."""
+    return error_response("internal_error", f"unexpected {exc.__class__.__name__}; see the server log", 500)

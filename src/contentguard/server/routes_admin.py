@@ -8,7 +8,6 @@ logged or audited: a new key is shown once, in the answer that creates it.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from contentguard.csvfile import CsvWriter
 from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
 from contentguard.media.callback import check_callback_url
 from contentguard.policy import Policy
@@ -51,7 +51,6 @@ Admin = Annotated[Principal, Depends(authorize("admin"))]
 Role = Literal["admin", "moderator"]
 Scope = Literal["moderate", "appeal", "results"]
 AUDIT_PAGE_MAX = 500
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- shapes ---------------------------------------------------------------------------------------
@@ -385,32 +384,18 @@ def audit_page(db: Database, where: AuditFilter, limit: int = 100,
                      next_before_id=rows[-1].id if more and rows else None)
 
 
-def csv_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: JSON for structures, and a leading quote before
-    = + - @ (and tab, CR) so nothing is evaluated as a formula."""
-    if value is None:
-        text = ""
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "before", "after")
 
 
 def audit_csv(db: Database, where: AuditFilter) -> Iterator[str]:
     """The matching entries as CSV, read and sent in chunks (never all in memory)."""
     stmt = where.query()  # parse the filters before the response starts
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(AUDIT_COLUMNS)
+    buffer = io.StringIO(newline="")
+    writer = CsvWriter(buffer, AUDIT_COLUMNS)
+    writer.write_header()
     with db.session() as session:
         for entry in session.execute(stmt.execution_options(yield_per=500)).scalars():
-            writer.writerow([csv_cell(getattr(entry, c)) for c in AUDIT_COLUMNS])
+            writer.write_row({c: getattr(entry, c) for c in AUDIT_COLUMNS})
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

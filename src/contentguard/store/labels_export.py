@@ -5,6 +5,7 @@ Layout under the output folder (one folder-per-class dataset per content kind):
     image/<class>/<sha256>.<ext>     the stored media bytes, as received
     text/<class>/<sha256>.txt        the stored text, UTF-8
     manifest.jsonl, manifest.csv     one row per item: id, path, sha256, label, reviewer, time…
+                                     (the CSV's text cells escaped for spreadsheets, see csvfile)
 
 Classes are the human decision (`allow`, `block`), or with `classes="reason"` `allow` and the
 reject reason (`sexual_explicit`, `hate`, …). Each content sha256 appears once, with its newest
@@ -15,7 +16,6 @@ manifest are written to a temporary name and renamed, so an interrupted run leav
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contentguard.csvfile import CsvWriter
 from contentguard.errors import ContentGuardError
 from contentguard.fileio import write_atomic
 from contentguard.store.db import Database
@@ -133,10 +134,9 @@ def _write_manifest(out: Path, rows: list[LabelRow]) -> None:
                     + "\n" for r in rows)
     write_atomic(out / MANIFEST, lines.encode("utf-8"))
     table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=LabelRow.FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: getattr(row, k) for k in LabelRow.FIELDS})
+    writer = CsvWriter(table, LabelRow.FIELDS)
+    writer.write_header()
+    writer.write_rows({k: getattr(row, k) for k in LabelRow.FIELDS} for row in rows)
     write_atomic(out / MANIFEST_CSV, table.getvalue().encode("utf-8"))
 
 
