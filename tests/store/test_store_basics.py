@@ -198,3 +198,10 @@ def test_three_processes_migrating_a_fresh_database_at_once(backend: str, tmp_pa
     assert database.current_revision() == head
     database.require_schema()
     database.close()
+
+
+@pytest.mark.parametrize("name", ["alice\n", "a", "bob smith", "=1+1", "x" * 65])
+def test_user_names_outside_the_allowed_characters_are_refused(db: Database, name: str) -> None:
+    """The whole name is checked (`re.match` with `$` let a final newline through)."""
+    with db.session() as session, pytest.raises(InvalidRequest, match="username"):
+        accounts.create_user(session, name, "a long enough password", "moderator", actor="test")

@@ -23,7 +23,7 @@ USER_ROLES = ("admin", "moderator")
 SCOPES = ("moderate", "appeal", "results")
 KEY_PREFIX = "cg_"
 MIN_PASSWORD = 10
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{2,64}")  # whole name: fullmatch (`$` allows a final \n)
 _hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("not a real password")
 
@@ -44,7 +44,7 @@ def check_password(password: str) -> None:
 
 
 def create_user(session: Session, username: str, password: str, role: str, actor: str) -> User:
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise InvalidRequest("a username is 2–64 letters, digits or . _ @ -")
     if role not in USER_ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(USER_ROLES)}")
