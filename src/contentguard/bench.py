@@ -27,7 +27,7 @@ from onnx import shape_inference
 from PIL import Image
 from rich.console import Console
 
-from contentguard import __version__
+from contentguard import __version__, extras
 from contentguard.detectors.nsfw_classifier import NsfwClassifier
 from contentguard.media import decode
 from contentguard.media.types import Frame
@@ -191,11 +191,10 @@ def bench_moderation(
 
 
 def bench_nudenet(paths: list[Path], repeat: int) -> dict[str, Any] | None:
-    try:
-        from nudenet import NudeDetector
-    except ImportError:
+    nudenet = extras.optional("nudenet")
+    if nudenet is None:
         return None
-    detector = NudeDetector()
+    detector = nudenet.NudeDetector()
     usable = []
     for p in paths:
         try:

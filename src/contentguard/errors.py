@@ -132,3 +132,13 @@ class RateLimited(ContentGuardError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- optional dependencies ---------------------------------------------------------------------------
+class ExtraMissing(ContentGuardError):
+    """A feature needs an optional dependency that is not installed (`contentguard.extras`); the
+    message names the pip extra. Reported as `model_unavailable`, the contract's code for "this
+    process cannot run that part", so the result contract needs no new code."""
+
+    code = "model_unavailable"
+    http_status = 503

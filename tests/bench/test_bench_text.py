@@ -22,7 +22,7 @@ from contentguard.bench_text import (
     load_texts,
     run_bench_text,
 )
-from contentguard.models import minilm_source
+from contentguard.models.sources import minilm
 from contentguard.settings import Settings
 
 TWEETS = ["RT @a: you are a f*cking idiot &amp; a liar", "what a lovely day in the park",
@@ -90,7 +90,7 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
 
     need("skipped" not in report["sentence_transformers"],
          f"sentence-transformers row not run: {report['sentence_transformers'].get('skipped')}")
-    assert minilm_source.installed_model_dir() is not None
+    assert minilm.installed_model_dir() is not None
     for size in ENCODER_BATCHES:
         row = report["encoder"][f"batch_{size}"]
         assert row["sentence_transformers"]["texts_per_s"] > 0 and row["ratio"] > 0
@@ -106,6 +106,6 @@ def test_bench_text_runs_end_to_end_and_writes_its_files(settings: Settings, tmp
 
 
 def test_without_sentence_transformers_the_row_is_skipped_with_the_fix(monkeypatch) -> None:
-    monkeypatch.setattr(minilm_source, "installed_model_dir", lambda: None)
+    monkeypatch.setattr(minilm, "installed_model_dir", lambda: None)
     model, info = load_sentence_transformer()
     assert model is None and "pip install -e '.[train]'" in info["skipped"]

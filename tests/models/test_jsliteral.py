@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contentguard.models.jsliteral import JsLiteralError, exported_literal
+from contentguard.models.convert.jsliteral import JsLiteralError, exported_literal
 
 UMD = '!function(e){module.exports=e()}(function(){return {1:[function(e,a,n){a.exports=%s},{}]}});'
 

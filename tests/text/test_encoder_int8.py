@@ -10,7 +10,7 @@ import pytest
 
 from contentguard.detectors.text_classifier import TextClassifier
 from contentguard.errors import ModelUnavailable
-from contentguard.models import minilm_source
+from contentguard.models.sources import minilm
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 from contentguard.text.encoder import SentenceEncoder
@@ -55,14 +55,14 @@ def test_int8_is_a_quantized_build_of_the_float_file(settings: Settings, encoder
     assert {"DynamicQuantizeLinear", "MatMulInteger", "QAttention"} <= ops
     assert "Attention" not in ops and "MatMul" not in ops  # every one was quantized
     assert store.onnx_path(INT8).stat().st_size < 0.75 * store.onnx_path(FLOAT).stat().st_size
-    assert minilm_source.tokenizer_path(store.onnx_path(INT8)).read_bytes() == \
-        minilm_source.tokenizer_path(store.onnx_path(FLOAT)).read_bytes()
+    assert minilm.tokenizer_path(store.onnx_path(INT8)).read_bytes() == \
+        minilm.tokenizer_path(store.onnx_path(FLOAT)).read_bytes()
 
 
 def test_a_rebuild_gives_the_same_file(settings: Settings, encoders, tmp_path: Path) -> None:
     store = ModelStore(settings)
     dest = tmp_path / f"{INT8}.onnx"
-    minilm_source.pull_int8(store.onnx_path(FLOAT), dest)
+    minilm.quantize_int8(store.onnx_path(FLOAT), dest)
     assert dest.read_bytes() == store.onnx_path(INT8).read_bytes()
 
 

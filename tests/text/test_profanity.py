@@ -19,13 +19,21 @@ import numpy as np
 import pytest
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
-from contentguard.models import profanity_source
 from contentguard.models.download import file_sha256
+from contentguard.models.sources import profanity
+from contentguard.models.spec import PullContext
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 from contentguard.text.profanity import ProfanityModel
 
 NO_NETWORK = "http://127.0.0.1:9"  # the installed package's pickles must be used, not a download
+
+
+def _pull(pypi_url: str, downloads: Path, dest: Path, *, use_installed: bool = True) -> str:
+    """The profanity source's pull of `profanity-check` into `dest`."""
+    ctx = PullContext(settings=Settings(pypi_url=pypi_url), dest=dest, downloads=downloads,
+                      use_installed=use_installed)
+    return profanity.pull(profanity.SPECS["profanity-check"], ctx)
 
 MADE_UP = [
     "", " ", "!!! ??? ...", "a b c d", "the and of to in", "hello there, how are you?",
@@ -70,7 +78,7 @@ def reference(need):
 @pytest.fixture(scope="module")
 def exported(reference, tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("profanity") / "profanity-check.npz"
-    origin = profanity_source.pull(NO_NETWORK, dest.parent / "downloads", dest)
+    origin = _pull(NO_NETWORK, dest.parent / "downloads", dest)
     assert origin.startswith("installed package alt-profanity-check==1.9.1")
     return dest
 
@@ -162,12 +170,12 @@ def test_serving_imports_neither_sklearn_nor_scipy(exported: Path) -> None:
 
 def test_export_is_deterministic_and_plain(exported: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.npz"
-    profanity_source.pull(NO_NETWORK, tmp_path, again)
+    _pull(NO_NETWORK, tmp_path, again)
     assert file_sha256(again) == file_sha256(exported)
     with np.load(exported, allow_pickle=False) as npz:
-        assert sorted(npz.files) == sorted(profanity_source.ARRAYS)
+        assert sorted(npz.files) == sorted(profanity.ARRAYS)
         config = json.loads(npz["config"].tobytes())
-    assert config["source"]["pickles_sha256"] == profanity_source.PICKLES
+    assert config["source"]["pickles_sha256"] == profanity.PICKLES
     assert config["vectorizer"]["token_pattern"] == r"(?u)\b\w\w+\b"
 
 
@@ -177,7 +185,7 @@ def test_files_of_another_kind_are_refused(exported: Path, tmp_path: Path) -> No
     config = json.loads(arrays["config"].tobytes())
     config["vectorizer"]["ngram_range"] = [1, 2]
     arrays["config"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
-    profanity_source.write_npz(tmp_path / "bigrams.npz", arrays)
+    profanity.write_npz(tmp_path / "bigrams.npz", arrays)
     with pytest.raises(ModelIntegrityError, match="unsupported"):
         ProfanityModel.load(tmp_path / "bigrams.npz")
     np.savez(tmp_path / "other.npz", idf=arrays["idf"])
@@ -186,12 +194,12 @@ def test_files_of_another_kind_are_refused(exported: Path, tmp_path: Path) -> No
 
 
 def test_a_tampered_pickle_is_never_unpickled(tmp_path: Path) -> None:
-    wheel = tmp_path / profanity_source.WHEEL
+    wheel = tmp_path / profanity.WHEEL
     with zipfile.ZipFile(wheel, "w") as archive:
-        for member in profanity_source.PICKLES:
+        for member in profanity.PICKLES:
             archive.writestr(member, b"cos\nsystem\n(S'echo pwned'\ntR.")
     with pytest.raises(ModelIntegrityError, match="not unpickling"):
-        profanity_source.wheel_pickles(wheel)
+        profanity.wheel_pickles(wheel)
 
 
 def test_pulling_with_another_sklearn_says_what_to_install(
@@ -201,7 +209,7 @@ def test_pulling_with_another_sklearn_says_what_to_install(
 
     monkeypatch.setattr(sklearn, "__version__", "1.8.0")
     with pytest.raises(ModelUnavailable, match=r"scikit-learn==1\.9\.1"):
-        profanity_source.pull(NO_NETWORK, tmp_path, tmp_path / "x.npz")
+        _pull(NO_NETWORK, tmp_path, tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
 
 
@@ -212,7 +220,7 @@ def test_the_store_pulls_verifies_and_describes_it(exported: Path, tmp_path: Pat
     assert path.name == card.file == "profanity-check.npz"
     assert card.sha256 == file_sha256(path) == file_sha256(exported)
     assert card.version == "alt-profanity-check-1.9.1" and card.licence.startswith("MIT")
-    assert card.classes == ["offensive"] and profanity_source.WHEEL_SHA256 in card.source_integrity
+    assert card.classes == ["offensive"] and profanity.WHEEL_SHA256 in card.source_integrity
     assert "lazy" in card.description and "predict_prob" in card.parity
     assert store.verify("profanity-check").sha256 == card.sha256
     data = bytearray(path.read_bytes())
@@ -235,8 +243,8 @@ def test_the_wheel_comes_from_pypi_with_pinned_hashes(
 ) -> None:
     need(_pypi_reachable(), "PyPI must be reachable for the wheel download test")
     dest = tmp_path / "profanity-check.npz"
-    origin = profanity_source.pull(settings.pypi_url, tmp_path / "downloads", dest, use_installed=False)
-    assert origin.startswith(f"PyPI {profanity_source.WHEEL}")
-    wheel = tmp_path / "downloads" / profanity_source.WHEEL
-    assert file_sha256(wheel) == profanity_source.WHEEL_SHA256
+    origin = _pull(settings.pypi_url, tmp_path / "downloads", dest, use_installed=False)
+    assert origin.startswith(f"PyPI {profanity.WHEEL}")
+    wheel = tmp_path / "downloads" / profanity.WHEEL
+    assert file_sha256(wheel) == profanity.WHEEL_SHA256
     assert file_sha256(dest) == file_sha256(exported)

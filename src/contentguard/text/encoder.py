@@ -3,7 +3,7 @@
 The backbone of the trained text heads and of near-duplicate search. Texts are tokenised with
 the model's own `tokenizer.json` (the `tokenizers` package) exactly as sentence-transformers does
 (lower-cased WordPiece, at most `max_seq_length` = 256 word pieces including [CLS] and [SEP]),
-and the ONNX graph built by `models/bert_onnx.py` does the rest, mean pooling and L2
+and the ONNX graph built by `models/convert/bert_onnx.py` does the rest, mean pooling and L2
 normalisation included. Batches are formed from texts of similar token length, so almost no
 work is spent on padding.
 """
@@ -17,17 +17,17 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from contentguard.detectors.onnx_session import create_session
-from contentguard.models import minilm_source
+from contentguard.models.sources import minilm
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings, get_settings
 
 
-def load_tokenizer(onnx_path: Path, max_length: int = minilm_source.MAX_SEQ_LENGTH) -> Tokenizer:
+def load_tokenizer(onnx_path: Path, max_length: int = minilm.MAX_SEQ_LENGTH) -> Tokenizer:
     """The shipped tokenizer set up like sentence-transformers: truncate to `max_length`, never
     pad (we pad per batch). The file itself asks for 128 and fixed padding, which is not how
     sentence-transformers runs the model."""
-    minilm_source.verify_sidecars(onnx_path)
-    tokenizer = Tokenizer.from_file(str(minilm_source.tokenizer_path(onnx_path)))
+    minilm.verify_sidecars(onnx_path)
+    tokenizer = Tokenizer.from_file(str(minilm.tokenizer_path(onnx_path)))
     tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
     tokenizer.no_padding()
     return tokenizer
@@ -78,7 +78,7 @@ class SentenceEncoder:
         self.settings = settings or get_settings()
         self.model = model or self.settings.text_encoder
         self.path = ModelStore(self.settings).ensure(self.model)
-        self.max_length = minilm_source.MAX_SEQ_LENGTH
+        self.max_length = minilm.MAX_SEQ_LENGTH
         self.tokenizer = load_tokenizer(self.path, self.max_length)
         self.session = create_session(self.path, self.settings)
         self.dims = int(self.session.get_outputs()[0].shape[-1])

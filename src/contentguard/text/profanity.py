@@ -1,7 +1,7 @@
 """alt-profanity-check's offensive-language model (TF-IDF + 5 calibrated linear SVMs) in NumPy.
 
 Reproduces `profanity_check.predict_prob` from the arrays `models pull` exported
-(`contentguard.models.profanity_source`), without scikit-learn, SciPy or pickles. A whole batch
+(`contentguard.models.sources.profanity`), without scikit-learn, SciPy or pickles. A whole batch
 is tokenised in one pass over the joined texts (bytes.translate + split for ASCII, the regex for
 the rest) and scored with a few array operations over all its tokens at once; scikit-learn
 spends most of its time in Python code per token and per text.
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from contentguard.errors import ModelIntegrityError
-from contentguard.models.profanity_source import ARRAYS, FORMAT, TOKEN_PATTERN
+from contentguard.models.sources.profanity import ARRAYS, FORMAT, TOKEN_PATTERN
 
 # Joins a batch: \x00 is neither a word character nor cased nor case-ignorable, so tokens, word
 # boundaries and str.lower()'s final-sigma rule stop at it exactly as at the end of a text. The

@@ -18,7 +18,8 @@ One run, one task ("hate" or "spam"):
    profanity-check alone (hate: also split by whether the annotators' vote was unanimous); write
    the head + card and a Markdown/JSON report.
 
-scikit-learn is needed here only (the `train` extra); serving never imports it.
+scikit-learn and SciPy are needed here only (the `train` extra, checked through
+`contentguard.extras`); serving never imports them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contentguard import extras
 from contentguard.settings import Settings
 from contentguard.text import datasets
 from contentguard.text.heads import CHAR_NGRAMS, PACKAGED_DIR, FeatureSpec, Head, hashed_counts, softmax
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
 
 ENCODER = "minilm-l6-v2"
 PROFANITY = "profanity-check"
-TRAIN_EXTRA_HINT = "pip install -e '.[train]'"
 TASK_METRIC = {"hate": "weighted F1", "spam": "spam-class F1"}
 TARGETS = {"hate": 0.92, "spam": 0.96}  # issue #4
 SEED = 0
@@ -63,17 +64,6 @@ ALPHA_GRID = (0.0, 0.5, 1.0)
 N_FOLDS = 5
 CV_RULE = 'train-split text in fold int(sha256(b"fold:" + raw.encode("utf-8")).hexdigest(), 16) % 5'
 DECISION_GRID = np.geomspace(0.25, 4.0, 17)
-
-
-class TrainingUnavailable(RuntimeError):
-    """scikit-learn (the `train` extra) is not installed."""
-
-
-def require_sklearn() -> None:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as exc:
-        raise TrainingUnavailable(f"training needs scikit-learn: {TRAIN_EXTRA_HINT}") from exc
 
 
 # --------------------------------------------------------------------------------------------------
@@ -612,8 +602,10 @@ def train_text(
     progress: Progress | None = None,
     report_dir: Path | None = Path("benchmarks"),
 ) -> Report:
-    """Train, evaluate and write the head for `task`; see the module docstring."""
-    require_sklearn()
+    """Train, evaluate and write the head for `task`; see the module docstring. Raises
+    `ExtraMissing` (naming the `train` extra) without scikit-learn or SciPy."""
+    for module in ("scipy", "sklearn"):  # (scikit-learn imports SciPy)
+        extras.require(module, purpose="training")
     started = time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else PACKAGED_DIR
     dataset = datasets.load(task, data_path)

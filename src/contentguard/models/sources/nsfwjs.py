@@ -17,10 +17,12 @@ import onnx
 
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
 from contentguard.fileio import write_atomic
+from contentguard.models.convert.jsliteral import exported_literal
+from contentguard.models.convert.keras_onnx import keras_to_onnx
 from contentguard.models.download import Progress, check_sri, download, get_json
-from contentguard.models.jsliteral import exported_literal
-from contentguard.models.keras_onnx import keras_to_onnx
+from contentguard.models.spec import ModelSpec, PullContext
 
+NAME = "nsfwjs"
 PACKAGE = "nsfwjs"
 VERSION = "4.4.0"
 # Pinned from the registry's metadata when this version was adopted; the metadata served at
@@ -41,6 +43,45 @@ VARIANTS = {
     "mobilenet_v2": Variant("dist/models/mobilenet_v2", 224),
     "inception_v3": Variant("dist/models/inception_v3", 299),
 }
+
+_LICENCE = "MIT (nsfwjs; GantMan/nsfw_model weights)"
+
+SPECS: dict[str, ModelSpec] = {
+    "nsfw-mobilenet-v2": ModelSpec(
+        name="nsfw-mobilenet-v2",
+        description="GantMan NSFW classifier, MobileNetV2 224 px (default)",
+        version=f"nsfwjs-{VERSION}",
+        licence=_LICENCE,
+        classes=CLASSES,
+        input_size=224,
+        parity="max |Δp| vs nsfwjs 4.4.0 run in Node (tfjs cpu): 1.0e-6 on 20 identical "
+        "224×224 inputs, 1.6e-6 on 20 full-size inputs with nsfwjs' resize (tests/parity)",
+        source_integrity=INTEGRITY,
+        source=NAME,
+    ),
+    "nsfw-inception-v3": ModelSpec(
+        name="nsfw-inception-v3",
+        description="GantMan NSFW classifier, InceptionV3 299 px (slower, optional)",
+        version=f"nsfwjs-{VERSION}",
+        licence=_LICENCE,
+        classes=CLASSES,
+        input_size=299,
+        parity="max |Δp| vs nsfwjs 4.4.0 run in Node (tfjs wasm): 4.8e-7 on 6 full-size "
+        "inputs (tests/parity)",
+        source_integrity=INTEGRITY,
+        source=NAME,
+    ),
+}
+VARIANT_OF = {"nsfw-mobilenet-v2": "mobilenet_v2", "nsfw-inception-v3": "inception_v3"}
+
+
+def pull(spec: ModelSpec, ctx: PullContext) -> str:
+    """Convert the spec's variant from the pinned package tarball to ONNX at `ctx.dest`."""
+    tarball = fetch_tarball(ctx.settings.npm_registry, ctx.downloads, ctx.progress)
+    variant = VARIANT_OF[spec.name]
+    save(convert(tarball, variant), ctx.dest)
+    self_check(ctx.dest)
+    return f"npm {PACKAGE}@{VERSION} {VARIANTS[variant].folder} (converted to ONNX)"
 
 
 def tarball_path(download_dir: Path) -> Path:

