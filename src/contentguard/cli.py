@@ -487,6 +487,7 @@ def serve(
     import uvicorn
 
     from contentguard.server import create_app
+    from contentguard.server.transport import uvicorn_options
     from contentguard.store.db import Database
 
     settings = get_settings()
@@ -508,7 +509,7 @@ def serve(
                   f"{first}[/bold] (then create your own accounts and API keys under Admin).",
                   highlight=False)
     uvicorn.run(create_app(settings, database=db), host=host, port=port, log_level=log_level,
-                proxy_headers=True)
+                **uvicorn_options(settings))
 
 
 @app.command()

@@ -162,6 +162,40 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (comma-separated). "
         "Empty: CORS off.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (comma-separated, e.g. `127.0.0.1,10.0.0.0/8`) of the "
+        "reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed. Empty: "
+        "those headers are ignored and the client is the connecting address.",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers; chunked trailers count "
+        "too), bytes; 431 beyond.",
+    )
+    max_headers: int = Field(100, ge=8, description="Most header lines in one request; 431 beyond.")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A request head must arrive within this long of its first byte (and a new "
+        "connection must start one within this long); 408 and the connection closed after.",
+    )
+    body_idle_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for the next bytes of a request body; also the grace before "
+        "`body_min_bytes_per_s` applies. 408 and the connection closed after.",
+    )
+    body_min_bytes_per_s: int = Field(
+        1024,
+        ge=1,
+        description="A request body must arrive at least this fast on average (after "
+        "`body_idle_timeout_s` of grace); slower uploads get 408 and the connection closed.",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this long."
+    )
 
     # --- storage, review, accounts (issue #5) ---------------------------------------------------
     data_home: Path = Field(
@@ -196,10 +230,19 @@ class Settings(BaseSettings):
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto",
         description="The session cookie's Secure flag: `auto` sets it on https requests (and "
-        "behind a proxy that says https).",
+        "behind a trusted proxy, `trusted_proxies`, that says https).",
     )
     api_key_rate_per_min: int = Field(
         600, ge=1, description="Default requests per minute for a new API key (429 beyond)."
+    )
+    login_attempts_per_min: int = Field(
+        10, ge=1, description="Sign-in attempts a minute from one client address (429 beyond)."
+    )
+    login_account_failures_per_min: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins a minute for one user name, from all addresses together "
+        "(429 beyond, until the bucket refills; a successful sign-in costs nothing).",
     )
     webhook_max_attempts: int = Field(
         8, ge=1, le=30, description="Webhook deliveries are retried this many times in all."
@@ -215,7 +258,7 @@ class Settings(BaseSettings):
         description="Real test data (photos, drawings, animated, bad inputs, text).",
     )
 
-    @field_validator("fetch_allow_networks", "cors_origins", mode="before")
+    @field_validator("fetch_allow_networks", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """Lists come from the environment as comma-separated text."""
@@ -223,7 +266,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("fetch_allow_networks")
+    @field_validator("fetch_allow_networks", "trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         import ipaddress

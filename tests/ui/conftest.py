@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from contentguard.pipeline import Moderator
 from contentguard.server import create_app
 from contentguard.server.auth import SESSION_COOKIE
+from contentguard.server.transport import uvicorn_options
 from contentguard.settings import Settings
 
 CHROMIUM = Path(os.environ.get("CONTENTGUARD_CHROMIUM", "/usr/bin/chromium"))
@@ -32,9 +33,11 @@ expect.set_options(timeout=15_000)
 
 @contextmanager
 def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on 127.0.0.1 (a free port); yield its base URL once
-    `/readyz` answers 200, i.e. the models are loaded."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")  # type: ignore[arg-type]
+    """Run `app` with uvicorn in a thread on 127.0.0.1 (a free port), with the connection
+    settings `serve` uses; yield its base URL once `/readyz` answers 200, i.e. the models are
+    loaded."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",  # type: ignore[arg-type]
+                            **uvicorn_options(app.state.settings))  # type: ignore[attr-defined]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="ui-test-uvicorn", daemon=True)
     thread.start()

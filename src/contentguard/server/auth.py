@@ -55,13 +55,20 @@ class Principal:
 
 
 class RateLimiter:
-    """Token buckets per API key: `per_min` requests a minute, bursts up to `per_min`."""
+    """Token buckets: `per_min` a minute for each key (an API key, a client address, a user
+    name), bursts up to `per_min`. Buckets idle for a minute are full again, so they are
+    forgotten once there are many."""
+
+    _PRUNE_ABOVE = 10_000
 
     def __init__(self) -> None:
         self._buckets: dict[object, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._pruned_at = 0.0
 
-    def take(self, key_id: object, per_min: int, what: str = "this API key") -> None:
+    def take(self, key_id: object, per_min: int, what: str = "this API key",
+             unit: str = "requests") -> None:
+        """Spend one token of `key_id`'s bucket, or raise RateLimited (with the wait)."""
         now = time.monotonic()
         rate = per_min / 60.0
         with self._lock:
@@ -71,9 +78,19 @@ class RateLimiter:
                 self._buckets[key_id] = (tokens, now)
                 wait = (1.0 - tokens) / rate
                 raise RateLimited(
-                    f"{what} is limited to {per_min} requests a minute; retry in "
+                    f"{what} is limited to {per_min} {unit} a minute; retry in "
                     f"{math.ceil(wait)} s", retry_after=wait)
             self._buckets[key_id] = (tokens - 1.0, now)
+            if len(self._buckets) > self._PRUNE_ABOVE and now - self._pruned_at > 1.0:
+                self._pruned_at = now
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60.0}
+
+    def refund(self, key_id: object, per_min: int) -> None:
+        """Give back the token `take` spent (e.g. on a sign-in that succeeded)."""
+        with self._lock:
+            if key_id in self._buckets:
+                tokens, last = self._buckets[key_id]
+                self._buckets[key_id] = (min(float(per_min), tokens + 1.0), last)
 
 
 class KeyCache:

@@ -1,9 +1,16 @@
 """Signing in and out of the web UI: argon2-checked passwords, server-side sessions in an
-HttpOnly, SameSite=Lax cookie (Secure on https), CSRF tokens on the login form and after."""
+HttpOnly, SameSite=Lax cookie (Secure on https), CSRF tokens on the login form and after.
+
+Password guessing is bounded twice: attempts per client address (the connecting address, or
+the one a trusted proxy forwards), and failed attempts per user name from all addresses
+together, so rotating addresses does not multiply the guesses. A sign-in that succeeds gives
+its account token back; while someone keeps failing, the real user sees 429 with Retry-After
+(a token comes back every 60/limit seconds), never a permanent lock."""
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from typing import Annotated
 
@@ -18,7 +25,6 @@ from contentguard.store import accounts, audit
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "cg_login_csrf"
-LOGIN_ATTEMPTS_PER_MIN = 10  # per client address
 
 
 def secure_cookies(request: Request) -> bool:
@@ -66,14 +72,20 @@ async def login(
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return _login_page(request, 403, error="The form expired; please sign in again.",
                            username=username, next=next)
+    settings, limiter = request.app.state.settings, request.app.state.limiter
     client = request.client.host if request.client else "unknown"
+    account = ("login-account", username.lower())  # user names are matched case-insensitively
     try:
-        request.app.state.limiter.take(("login", client), LOGIN_ATTEMPTS_PER_MIN,
-                                       what="signing in from this address")
+        limiter.take(("login", client), settings.login_attempts_per_min,
+                     what="signing in from this address", unit="attempts")
+        limiter.take(account, settings.login_account_failures_per_min,
+                     what="signing in as this user", unit="failed attempts")
     except RateLimited as exc:
-        return _login_page(request, 429, error=exc.message, username=username, next=next)
+        page = _login_page(request, 429, error=exc.message, username=username, next=next)
+        page.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return page
     db = request.app.state.db
-    ttl = request.app.state.settings.session_ttl_h
+    ttl = settings.session_ttl_h
 
     def check() -> str | None:
         with db.session() as session:
@@ -87,6 +99,8 @@ async def login(
             return token
 
     token = await run_in_threadpool(check)
+    if token is not None:  # only failures count against the account
+        limiter.refund(account, settings.login_account_failures_per_min)
     if token is None:
         return _login_page(request, 401, error="Wrong username or password.",
                            username=username, next=next)
