@@ -224,7 +224,7 @@ def test_text_one_and_many(client) -> None:
     [
         ({}, 400, "bad_request"),
         ({"text": "a", "texts": ["b"]}, 400, "bad_request"),
-        ({"texts": []}, 400, "bad_request"),
+        ({"texts": []}, 422, "invalid_request"),
         ({"texts": ["x"] * 257}, 422, "invalid_request"),
         ({"text": 5}, 422, "invalid_request"),
         ({"text": "hi", "extra": 1}, 422, "invalid_request"),

@@ -216,7 +216,7 @@ def test_another_key_cannot_see_a_job(client: TestClient) -> None:
     ("/v1/moderate/image?async=maybe", {"content": PNG, "headers": {"content-type": "image/png"}},
      422, "invalid_request"),
     ("/v1/moderate/text?async=true", {"json": {"text": "a", "texts": ["b"]}}, 400, "bad_request"),
-    ("/v1/moderate/text?async=true", {"json": {"texts": []}}, 400, "bad_request"),
+    ("/v1/moderate/text?async=true", {"json": {"texts": []}}, 422, "invalid_request"),
 ])
 def test_bad_async_requests_are_clear_4xx(client: TestClient, path: str, kwargs: dict, status: int,  # type: ignore[type-arg]
                                           code: str) -> None:

@@ -154,6 +154,7 @@ def _register_schemas(app: FastAPI) -> None:
             if path.startswith("/v1/"):
                 for operation in operations.values():
                     operation["security"] = [{"apiKey": []}, {"session": []}]
+        errors.complete_responses(schema)
         app.openapi_schema = schema
         return schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from contentguard.errors import ContentGuardError, Overloaded, RateLimited, Unauthorized
 from contentguard.schemas import ErrorDetail, ErrorResult, Outcome
@@ -65,6 +67,55 @@ def responses_for(described: Mapping[int, str]) -> partial[dict[int | str, dict[
     return partial(documented, described)
 
 
+# What every operation of a kind can answer, whatever its route says (`complete_responses`).
+SECURED_RESPONSES = {
+    401: "No valid API key or session (`unauthorized`)",
+    403: "Missing role, scope or CSRF token (`forbidden`)",
+    429: "Too many requests (`rate_limited`: the API key's requests a minute); retry after `Retry-After`",
+}
+BODY_RESPONSES = {
+    400: "The body cannot be read: not JSON, not UTF-8, a malformed multipart form (`bad_request`)",
+    413: "The body is over its size limit (`too_large`)",
+    422: "An invalid field, with what is wrong (`invalid_request`)",
+}
+PARAMETER_RESPONSES = {422: "An invalid path or query parameter (`invalid_request`)"}
+_ERROR_REF = "#/components/schemas/ErrorResult"
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def complete_responses(schema: dict[str, Any]) -> None:
+    """Make the OpenAPI `schema` list what the server answers on every operation, derived in
+    one place instead of on each route: 401/403/429 where credentials are checked (`security`),
+    400/413/422 where a body is read, 422 where parameters are; and every 422 in the one error
+    shape (FastAPI's own `HTTPValidationError` is never sent: our handler answers `ErrorResult`)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            added: dict[int, str] = {}
+            if operation.get("security"):
+                added |= SECURED_RESPONSES
+            if operation.get("requestBody"):
+                added |= BODY_RESPONSES
+            elif operation.get("parameters"):
+                added |= PARAMETER_RESPONSES
+            for status, description in added.items():
+                responses.setdefault(str(status), {"description": description, "content": _error_content()})
+            unprocessable = responses.get("422", {})
+            if unprocessable.get("content", {}).get("application/json", {}).get("schema", {}) \
+                    .get("$ref") == _FASTAPI_422:
+                unprocessable["content"] = _error_content()
+                if unprocessable.get("description") == "Validation Error":
+                    unprocessable["description"] = PARAMETER_RESPONSES[422]
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f'"#/components/schemas/{unused}"' not in json.dumps(schema.get("paths", {})):
+            components.pop(unused, None)
+
+
+def _error_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+
+
 def status_of(outcome: Outcome) -> int:
     """HTTP status of a single-item answer: 200 for a result, the error's status otherwise."""
     if isinstance(outcome, ErrorResult):
@@ -85,6 +136,22 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this request's path. Starlette's router answers a 405
+    from the first route whose path matches, with only that route's methods in `Allow`; a path
+    served by two routes (GET and POST /v1/admin/users) needs both."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(not isinstance(route, Mount) and route.matches(scope)[0] == Match.FULL
+               for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install(app: FastAPI) -> None:
@@ -111,9 +178,13 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such route: {request.method} {request.url.path}"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
-        return error_response(code, message, exc.status_code, getattr(exc, "headers", None))
+            allowed = allowed_methods(request)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return error_response(code, message, exc.status_code, headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -24,13 +24,16 @@ from contentguard.server.engine import error_result
 from contentguard.settings import Settings
 
 RAW_TYPES = ("image/", "application/octet-stream")
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"  # what check_url takes at least: http(s) and a host
 _FETCH_CONCURRENCY = 8
 
 
 class UrlRequest(BaseModel):
     """JSON body of `POST /v1/moderate/image`."""
 
-    url: str = Field(description="http(s) URL of the image; fetched by the server, SSRF-safe.")
+    # the pattern is checked by check_url, whose answer says what is wrong (400 `blocked_url`)
+    url: str = Field(json_schema_extra={"pattern": URL_PATTERN},
+                     description="http(s) URL of the image; fetched by the server, SSRF-safe.")
 
 
 class BatchEntry(BaseModel):

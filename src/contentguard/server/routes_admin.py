@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -58,9 +58,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The account rules are checked in store/accounts.py, whose messages say what is wrong (422);
+# the schema states the same rules without checking them twice.
+_PASSWORD_RULE = {"minLength": accounts.MIN_PASSWORD}
+
+
 class UserIn(Strict):
-    username: str = Field(description="2–64 letters, digits or . _ @ -")
-    password: str = Field(max_length=1024, description=f"At least {accounts.MIN_PASSWORD} characters.")
+    username: str = Field(json_schema_extra={"pattern": accounts.USERNAME_PATTERN},
+                          description="2–64 letters, digits or . _ @ -")
+    password: str = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE,
+                          description=f"At least {accounts.MIN_PASSWORD} characters.")
     role: Role = "moderator"
 
 
@@ -70,7 +77,7 @@ class UserChange(Strict):
 
 
 class PasswordIn(Strict):
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE)
 
 
 class UserOut(BaseModel):
@@ -83,7 +90,8 @@ class UserOut(BaseModel):
 
 
 class KeyIn(Strict):
-    name: str = Field(description="Who uses the key (1–100 characters).")
+    name: str = Field(max_length=100, json_schema_extra={"minLength": 1, "pattern": r"\S"},
+                      description="Who uses the key (1–100 characters, not all spaces).")
     scopes: list[Scope] = Field(min_length=1)
     rate_limit_per_min: int = Field(60, ge=1, le=1_000_000)
     callback_url: str | None = Field(
@@ -179,7 +187,7 @@ def list_users(db: Database) -> list[UserOut]:
 
 def create_user(db: Database, actor: Principal, body: UserIn) -> UserOut:
     with db.session() as session:
-        return _user_out(accounts.create_user(session, body.username.strip(), body.password,
+        return _user_out(accounts.create_user(session, body.username, body.password,
                                               body.role, actor.name))
 
 
@@ -515,8 +523,11 @@ def _filters(
 Filters = Annotated[AuditFilter, Depends(_filters)]
 
 
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+
+
 @router.get("/audit", summary="The audit log, newest first, filtered",
-            response_model=AuditPage, responses=_errors(422))
+            response_model=AuditPage, responses={200: {"content": _CSV}, **_errors(422)})
 async def get_audit(
     request: Request, admin: Admin, where: Filters,
     limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 100,
@@ -529,8 +540,8 @@ async def get_audit(
     return await run_in_threadpool(audit_page, request.app.state.db, where, limit, before_id)
 
 
-@router.get("/audit.csv", summary="The filtered audit log as CSV (streamed)",
-            responses={200: {"content": {"text/csv": {}}}, **_errors(422)})
+@router.get("/audit.csv", summary="The filtered audit log as CSV (streamed)", response_class=Response,
+            responses={200: {"content": _CSV, "description": "The CSV download"}, **_errors(422)})
 async def get_audit_csv(request: Request, admin: Admin, where: Filters) -> StreamingResponse:
     """Cells starting with = + - @ get a leading `'` so spreadsheets show them as text."""
     return audit_csv_response(request.app.state.db, where)

@@ -14,7 +14,7 @@ from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.server import async_jobs, inputs
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
-from contentguard.server.errors import responses_for, status_of
+from contentguard.server.errors import documented, responses_for, status_of
 from contentguard.store import decisions
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
@@ -47,11 +47,16 @@ class BatchResponse(BaseModel):
 class TextRequest(BaseModel):
     """One text in `text`, or up to 256 in `texts` (each gets its own result)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # exactly one of them, as the route checks (a null one counts as absent)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}}},
+        {"required": ["texts"], "properties": {"texts": {"type": "array"}}},
+    ]})
 
     text: str | None = Field(None, description="One text; the answer is one result.")
     texts: list[str] | None = Field(
-        None, max_length=MAX_TEXTS, description=f"Up to {MAX_TEXTS} texts; the answer is `{{results}}`."
+        None, min_length=1, max_length=MAX_TEXTS,
+        description=f"Up to {MAX_TEXTS} texts; the answer is `{{results}}`."
     )
     source: str | None = Field(None, description="A name for the result's `source` (one text).")
 
@@ -70,6 +75,10 @@ _DESCRIBED = {
     403: "Missing role, scope or CSRF token (`forbidden`)",
 }
 _errors = responses_for(_DESCRIBED)
+# `GET /v1/results/{id}` of an `?async=true` job that failed: its error, under the error's status.
+_JOB_FAILED = {s: "A failed `?async=true` job: its error object (with `result_id`), with the error's status"
+               for s in (400, 413, 415, 422, 502, 503, 504)}
+_JOB_FAILED[422] = "Not a result id (`invalid_request`), or a failed `?async=true` job (`decode_failed`)"
 
 
 _IMAGE_BODY = {
@@ -197,7 +206,7 @@ async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating
     response_model=ModerationResult,
     responses={202: {"model": async_jobs.Accepted,
                      "description": "An accepted `?async=true` job not finished yet"}}
-    | _errors(404),
+    | documented(_JOB_FAILED, *_JOB_FAILED) | _errors(404),
 )
 async def get_result(
     result_id: Annotated[

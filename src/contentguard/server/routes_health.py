@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contentguard.schemas import ErrorResult
+
 router = APIRouter(tags=["operations"])
 
 
@@ -14,7 +16,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Models loaded and warmed up (503 until then)")
+@router.get("/readyz", summary="Models loaded and warmed up (503 until then)",
+            responses={503: {"model": ErrorResult, "description": "Loading, or the models failed to "
+                             "load (`not_ready`, with `status` and `models`)"}})
 async def readyz(request: Request) -> JSONResponse:
     engine = request.app.state.engine
     status = engine.status()
@@ -25,6 +29,8 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"description": "The Prometheus text format",
+                             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
 async def prometheus() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

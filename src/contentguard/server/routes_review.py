@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.errors import NotFound
@@ -109,11 +109,20 @@ class QueueResponse(BaseModel):
     items: list[ReviewItemSummary]
 
 
+def _whole(value: object) -> object:
+    """JSON has one kind of number: 3.0 is the integer 3 (but `true` or "3" is no integer)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeItemId = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1), BeforeValidator(_whole)]
+
+
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exclude: list[RowId] = Field(default_factory=list, max_length=1000,
-                                 description="Item ids not to get (the ones this tab skipped).")
+    exclude: list[WholeItemId] = Field(
+        default_factory=list, max_length=1000,
+        description="Item ids not to get (the ones this tab skipped).")
 
 
 class ClaimResponse(BaseModel):
@@ -308,8 +317,16 @@ def _media(request: Request, item_id: int) -> StoredMedia:
         return media
 
 
+_MEDIA = {200: {"description": "The bytes, with the stored type if a browser may display it",
+                "content": {"image/*": {"schema": {"type": "string", "format": "binary"}},
+                            "text/plain": {"schema": {"type": "string"}},
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+_THUMBNAIL = {200: {"description": "A JPEG preview",
+                    "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
 @router.get("/v1/review/items/{item_id}/media", summary="The stored bytes (or text) of an item",
-            response_class=Response, responses=errors(401, 403, 404))
+            response_class=Response, responses=_MEDIA | errors(401, 403, 404))
 async def media(request: Request, item_id: ItemId, principal: Moderator) -> Response:
     """Served with `Content-Security-Policy: sandbox` and `nosniff`; types a browser should not
     render come as `application/octet-stream`."""
@@ -325,7 +342,7 @@ async def media(request: Request, item_id: ItemId, principal: Moderator) -> Resp
 
 
 @router.get("/v1/review/items/{item_id}/thumbnail", summary="A small JPEG preview of an image item",
-            response_class=Response, responses=errors(401, 403, 404))
+            response_class=Response, responses=_THUMBNAIL | errors(401, 403, 404))
 async def thumbnail(request: Request, item_id: ItemId, principal: Moderator) -> Response:
     stored = await run_in_threadpool(_media, request, item_id)
     if not stored.thumbnail:

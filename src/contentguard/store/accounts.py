@@ -23,7 +23,8 @@ USER_ROLES = ("admin", "moderator")
 SCOPES = ("moderate", "appeal", "results")
 KEY_PREFIX = "cg_"
 MIN_PASSWORD = 10
-_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{2,64}")  # whole name: fullmatch (`$` allows a final \n)
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{2,64}$"  # also the API's schema for it
+_USERNAME = re.compile(USERNAME_PATTERN)  # used with fullmatch: `$` alone lets a final \n through
 _hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("not a real password")
 
