@@ -34,7 +34,8 @@ DECISIONS = Counter(
     "contentguard_decisions_total", "Moderation outcomes by decision and label.", ["decision", "label"]
 )
 ITEM_ERRORS = Counter("contentguard_item_errors_total", "Items that failed, by error code.", ["code"])
-QUEUE_DEPTH = Gauge("contentguard_queue_depth", "Items waiting for the models.")
+QUEUE_DEPTH = Gauge("contentguard_queue_depth", "Images waiting for the models.")
+TEXT_QUEUE_DEPTH = Gauge("contentguard_text_queue_depth", "Texts waiting for the models.")
 FETCH_OUTCOMES = Counter(
     "contentguard_url_fetch_total",
     "URL fetches by outcome (ok or the error code).",

@@ -22,6 +22,7 @@ from contentguard.detectors import registry
 from contentguard.detectors.base import ImageDetector, Prepared, Signals, warm_up_all
 from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
+from contentguard.media.thumbnail import thumbnail
 from contentguard.policy import Policy, peak_categories, three_way_label
 from contentguard.schemas import (
     Detection,
@@ -174,6 +175,15 @@ class Moderator:
     def prepare_async(self, item: Item) -> Future[PreparedItem]:
         """`prepare` on the moderator's own thread pool, so decoding never oversubscribes."""
         return self._pool.submit(self._prepare, item)
+
+    def review_copy_async(self, item: Item) -> Future[tuple[bytes, bytes | None]]:
+        """The item's bytes and a JPEG thumbnail for the review queue, made on the same pool
+        as decoding (so image work never occupies the threads that store results)."""
+        def copy() -> tuple[bytes, bytes | None]:
+            data = item.load()
+            return data, thumbnail(data)
+
+        return self._pool.submit(copy)
 
     def finish(self, prepared: Sequence[PreparedItem]) -> list[Outcome]:
         """Stage 2 alone: one batched model run per detector over `prepared`, in order."""

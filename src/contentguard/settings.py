@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         "sentence-transformers) or its int8 quantization (about 2.1× faster on a CPU with "
         "VNNI/AMX, cosine ≈ 0.99 to the float one; docs/text-models.md).",
     )
+    text_workers: int = Field(
+        0, ge=0, description="Text check/chunk/normalise threads of the service's text moderator "
+        "(its own pool, never the one storing uses); 0 = one per CPU core.",
+    )
     text_evidence_words: int = Field(
         24,
         ge=0,
@@ -149,13 +153,21 @@ class Settings(BaseSettings):
     )
     max_batch_items: int = Field(32, ge=1, le=256, description="Items in one batch request.")
     microbatch_size: int = Field(
-        16, ge=1, le=256, description="Most items concurrent requests share in one model run."
+        16, ge=1, le=256, description="Most items (images, or texts with all their chunks) "
+        "concurrent requests share in one model run.",
     )
     microbatch_wait_ms: float = Field(
         4.0, ge=0, le=1000, description="Longest an item waits for others to join its batch."
     )
     max_queue: int = Field(
-        256, ge=1, description="Items waiting for the models before requests get 429."
+        256, ge=1, description="Items waiting for the models before requests get 429 `overloaded` "
+        "(images and texts each have a queue of this size; a request that would go over is "
+        "refused whole).",
+    )
+    max_pending_jobs: int = Field(
+        256, ge=1, description="`?async=true` jobs accepted but not finished (counted in the "
+        "database, so across every process on it) before new ones get 429 `overloaded`; a "
+        "request that would go over is refused whole.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

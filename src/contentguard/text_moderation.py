@@ -4,15 +4,22 @@ A text is split into chunks of `text_chunk_words` words (the encoder reads at mo
 pieces), each chunk is normalised against evasion, and every text detector scores all chunks
 of all texts of a call in one batch. A category's score is its highest over the chunks; the
 reasons carry `evidence`, the spans of the original text that drove them.
+
+Like the image pipeline, the work comes in two stages so the HTTP service can batch texts of
+concurrent requests (`batcher.MicroBatcher`): `prepare` (check, chunk, normalise; on the
+moderator's own thread pool with `prepare_async`) and `finish` (the model runs, policy and
+evidence, over many prepared texts at once).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from contentguard import metrics
@@ -38,6 +45,7 @@ _WORD = re.compile(r"\S+")
 #: label of a text: its strongest category at or over this score, else neutral
 LABEL_MIN = 0.5
 TEXT_LABELS: tuple[Label, ...] = ("hate", "offensive", "profanity", "spam")
+TextItem = tuple[str, str]  # (source, text)
 
 
 @dataclass
@@ -54,6 +62,9 @@ class _Text:
     started: float
     chunks: list[_Chunk] = field(default_factory=list)
     error: ContentGuardError | None = None
+
+
+PreparedText = _Text  # what `TextModerator.prepare` hands to `TextModerator.finish`; opaque
 
 
 def chunk_spans(text: str, words: int) -> list[tuple[int, int]]:
@@ -82,17 +93,40 @@ class TextModerator:
             detectors = registry.create_for_kind("text", names, settings)  # type: ignore[assignment]
         self.detectors: list[TextDetector] = list(detectors)  # type: ignore[arg-type]
         self.warm_up_errors = warm_up_all(self.detectors, log)
+        workers = settings.text_workers or (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-text-prep")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> TextModerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- public API --------------------------------------------------------------------
     def moderate(self, text: str, source: str = "<text>") -> Outcome:
         return self.moderate_many([(source, text)])[0]
 
-    def moderate_many(self, texts: Sequence[tuple[str, str]]) -> list[Outcome]:
+    def moderate_many(self, texts: Sequence[TextItem]) -> list[Outcome]:
         """(source, text) pairs → outcomes in order; one model run per detector per call."""
-        items = [self._prepare(source, text) for source, text in texts]
-        chunks = [c for item in items for c in item.chunks]
+        return self.finish([self.prepare(item) for item in texts])
+
+    def prepare(self, item: TextItem) -> PreparedText:
+        """Stage 1 alone (length check, chunks, normalisation), on the calling thread."""
+        source, text = item
+        return self._prepare(source, text)
+
+    def prepare_async(self, item: TextItem) -> Future[PreparedText]:
+        """`prepare` on the moderator's own thread pool (`text_workers`), never a shared one."""
+        return self._pool.submit(self.prepare, item)
+
+    def finish(self, prepared: Sequence[PreparedText]) -> list[Outcome]:
+        """Stage 2 alone: one model run per detector over every chunk of `prepared`, in order."""
+        chunks = [c for item in prepared for c in item.chunks]
         runs = self._run(chunks)
-        return [self._outcome(item, runs) for item in items]
+        return [self._outcome(item, runs) for item in prepared]
 
     # --- stages --------------------------------------------------------------------------
     def _prepare(self, source: str, text: str) -> _Text:

@@ -4,24 +4,20 @@ the real app and models, served by uvicorn on a free local port."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from accounts import SERVED as DATABASES
 from accounts import session_for
+from apps import serve_app
 from page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from contentguard.pipeline import Moderator
 from contentguard.server import create_app
 from contentguard.server.auth import SESSION_COOKIE
-from contentguard.server.transport import uvicorn_options
 from contentguard.settings import Settings
 
 CHROMIUM = Path(os.environ.get("CONTENTGUARD_CHROMIUM", "/usr/bin/chromium"))
@@ -29,34 +25,6 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 
 expect.set_options(timeout=15_000)
-
-
-@contextmanager
-def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on 127.0.0.1 (a free port), with the connection
-    settings `serve` uses; yield its base URL once `/readyz` answers 200, i.e. the models are
-    loaded."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",  # type: ignore[arg-type]
-                            **uvicorn_options(app.state.settings))  # type: ignore[attr-defined]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="ui-test-uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped before it started (see the log above)"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        while httpx.get(f"{base}/readyz").status_code != 200:
-            assert time.monotonic() < deadline, f"{base}/readyz not 200 after {ready_timeout} s"
-            time.sleep(0.05)
-        DATABASES[base] = app.state.db  # type: ignore[attr-defined]
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="session")

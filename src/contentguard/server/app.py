@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -69,7 +70,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(db.upgrade)  # `serve` applies migrations on start
-        loading = asyncio.create_task(asyncio.to_thread(engine.load))
+        # Loading the models (minutes on a first pull) takes a thread of its own, not one of
+        # the default pool that storing and database reads use.
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cg-load")
+        loading = asyncio.get_running_loop().run_in_executor(loader, engine.load)
         tasks = [asyncio.create_task(task(app)) for task in background.TASKS]
         try:
             yield
@@ -78,7 +82,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await loading
-            engine.close(own_moderator=moderator is None)
+            loader.shutdown()
+            engine.close(own_moderator=moderator is None, own_text_moderator=text_moderator is None)
             if database is None:
                 db.close()
 

@@ -5,6 +5,11 @@ The request's input (image bytes, a URL, or a text) is committed as an AsyncJob 
 the finished decision is stored under it (`GET /v1/results/{id}` answers 202 until then) and a
 `moderation.completed` webhook is queued in the same transaction as the decision. URLs are
 fetched by the job, not by the request.
+
+Admission: at most `max_pending_jobs` jobs may be pending, counted in the jobs table so every
+process on one database agrees; a request that would go over is refused whole with 429
+`overloaded` (and `Retry-After`), before anything of it is stored. The runner moderates jobs
+through the same bounded micro-batchers as the synchronous routes.
 """
 
 from __future__ import annotations
@@ -18,23 +23,20 @@ from typing import Literal
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from contentguard.batcher import record
 from contentguard.errors import BadRequest, ContentGuardError, NotReady, Overloaded, UnsupportedMedia
 from contentguard.media.fetch import check_url
-from contentguard.media.thumbnail import thumbnail
 from contentguard.pipeline import Item
 from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
 from contentguard.server import inputs
-from contentguard.server.engine import Engine, error_result
+from contentguard.server.engine import Engine, Kept, error_result, save
 from contentguard.server.errors import status_of
 from contentguard.server.webhooks import nap, wake, wake_event
 from contentguard.settings import Settings
-from contentguard.store import decisions
 from contentguard.store import webhooks as outbox
 from contentguard.store.db import Database
 from contentguard.store.decisions import Requester
@@ -44,6 +46,7 @@ log = logging.getLogger("contentguard.server")
 POLL_S = 1.0  # pending jobs are looked for at least this often
 CONCURRENCY = 16  # jobs in flight at once (the micro-batcher batches them together)
 OVERLOADED_PAUSE_S = 0.5
+ADMISSION_LOCK_KEY = 0x63676A6F6273  # "cgjobs": the advisory lock accepting jobs takes on PostgreSQL
 
 
 class Accepted(BaseModel):
@@ -126,17 +129,32 @@ def _status_url(request: Request, job_id: str) -> str:
 
 async def accept(request: Request, items: list[JobInput], api_key_id: int | None,
                  single: bool = True) -> JSONResponse:
-    """Commit the jobs, wake the worker, answer 202 (`Accepted`, or `AcceptedBatch` for many)."""
+    """Commit the jobs, wake the worker, answer 202 (`Accepted`, or `AcceptedBatch` for many);
+    `Overloaded` (429), with nothing stored, when they would take the pending jobs over
+    `max_pending_jobs`."""
     db: Database = request.app.state.db
+    limit: int = request.app.state.settings.max_pending_jobs
     ids = [uuid.uuid4().hex for _ in items]
 
     def store() -> None:
         with db.session() as session:
+            if db.dialect == "postgresql":  # one accepting transaction at a time, in every process
+                session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMISSION_LOCK_KEY})
             for job_id, item in zip(ids, items, strict=True):
                 session.add(AsyncJob(
                     id=job_id, api_key_id=api_key_id, kind=item.kind, source=item.source[:2048],
                     data=item.data, url=item.url, text=item.text,
                 ))
+            # Inserted first: on SQLite the insert holds the write lock, so this count and the
+            # commit are one step for every process too. Over the limit: rolled back, whole.
+            session.flush()
+            pending = session.scalar(
+                select(func.count()).select_from(AsyncJob).where(AsyncJob.status == "pending")
+            ) or 0
+            if pending > limit:
+                jobs = "1 job" if len(items) == 1 else f"{len(items)} jobs"
+                raise Overloaded(f"{jobs} would join {pending - len(items)} already pending "
+                                 f"(max_pending_jobs {limit}); retry shortly")
 
     await asyncio.to_thread(store)
     wake(request.app, "jobs_wake")
@@ -177,10 +195,8 @@ async def run_job(app: FastAPI, job_id: str) -> None:
     given: object = job.text if job.kind == "text" else None
     try:
         if job.kind == "text":
-            moderator = engine.require_text()
-            texts = [(job.source or "text", job.text or "")]
-            (outcome,) = await asyncio.to_thread(moderator.moderate_many, texts)
-            record(outcome)
+            texts = engine.require_text()
+            outcome = await asyncio.wrap_future(texts.submit((job.source or "text", job.text or "")))
         else:
             item = (Item.from_bytes(job.data, job.source or "upload") if job.data is not None
                     else await inputs.from_url(job.url or "", engine.settings))
@@ -201,7 +217,8 @@ async def run_job(app: FastAPI, job_id: str) -> None:
     except Exception as exc:
         log.exception("async job %s failed", job_id)
         outcome = error_result(job.source, ContentGuardError(f"unexpected {exc.__class__.__name__}"))
-    await asyncio.to_thread(_finish, engine, job_id, outcome, given)
+    (kept,) = await engine.kept_for_review([outcome], [given])
+    await asyncio.to_thread(_finish, engine, job_id, outcome, kept)
     wake(app, "webhook_wake")
 
 
@@ -211,7 +228,7 @@ def _load(db: Database, job_id: str) -> AsyncJob | None:
         return job if job is not None and job.status == "pending" else None
 
 
-def _finish(engine: Engine, job_id: str, outcome: Outcome, given: object) -> None:
+def _finish(engine: Engine, job_id: str, outcome: Outcome, kept: Kept | None) -> None:
     """In one transaction: the decision under the job's id (queued for review like any other),
     the job done or failed, and the `moderation.completed` event for the key's callback."""
     try:
@@ -220,7 +237,8 @@ def _finish(engine: Engine, job_id: str, outcome: Outcome, given: object) -> Non
             if job is None or job.status != "pending":
                 return  # finished by another process meanwhile
             if isinstance(outcome, ModerationResult):
-                _save(session, engine, job, outcome, given)
+                save(session, outcome, Requester(api_key_id=job.api_key_id), engine.retention,
+                     kept, result_id=job.id)
                 job.status = "done"
                 payload = outcome.model_dump(mode="json")
             else:
@@ -232,18 +250,6 @@ def _finish(engine: Engine, job_id: str, outcome: Outcome, given: object) -> Non
             outbox.enqueue_event(session, job.api_key_id, "moderation.completed", payload)
     except IntegrityError:  # another process stored this result id first
         log.info("async job %s was finished elsewhere", job_id)
-
-
-def _save(session: Session, engine: Engine, job: AsyncJob, result: ModerationResult, given: object) -> None:
-    origin = decisions.queue_origin(result.decision, engine.retention)
-    media = text = thumb = None
-    if origin is not None and isinstance(given, str):
-        text = given
-    elif origin is not None and isinstance(given, Item):
-        media = given.load()
-        thumb = thumbnail(media)
-    decisions.save(session, result, Requester(api_key_id=job.api_key_id), engine.retention,
-                   media=media, text=text, thumbnail=thumb, origin=origin, result_id=job.id)
 
 
 def _pending(db: Database, exclude: set[str], limit: int) -> list[str]:

@@ -1,7 +1,11 @@
-"""What the routes moderate with: the moderator behind a micro-batcher, loaded in the background.
+"""What the routes moderate with: the image and text moderators, each behind its own
+micro-batcher, loaded in the background.
 
 The service starts answering at once; `/readyz` and the moderation routes say `not_ready`
-until the models have loaded and warmed up.
+until the models have loaded and warmed up. Model work (and image decoding) runs only on the
+moderators' pools and the batchers' threads, each queue bounded by `max_queue`; the default
+thread pool is left to storing results and reading the database, so those never wait behind
+the models.
 """
 
 from __future__ import annotations
@@ -9,25 +13,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from contentguard.batcher import MicroBatcher, record
-from contentguard.errors import ContentGuardError, NotReady, Overloaded
-from contentguard.media.thumbnail import thumbnail
+from sqlalchemy.orm import Session
+
+from contentguard import metrics
+from contentguard.batcher import MicroBatcher
+from contentguard.errors import ContentGuardError, NotReady
 from contentguard.pipeline import Item, Moderator
 from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
 from contentguard.settings import Settings
 from contentguard.store import decisions, policies
 from contentguard.store.db import Database
 from contentguard.store.decisions import Requester, Retention
-from contentguard.text_moderation import TextModerator
+from contentguard.text_moderation import TextItem, TextModerator
 
 log = logging.getLogger("contentguard.server")
 NOBODY = Requester()
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What a decision that goes to review keeps: why it is queued, and its input."""
+
+    origin: str  # review | sample
+    media: bytes | None = None
+    text: str | None = None
+    thumbnail: bytes | None = None
+
+
 class Engine:
-    """Owns the moderators, the batcher and the decision store of one app."""
+    """Owns the moderators, their batchers and the decision store of one app."""
 
     def __init__(
         self,
@@ -48,7 +65,8 @@ class Engine:
         self.text_moderator: TextModerator | None = None
         self.text_error: str | None = None
         self.moderator: Moderator | None = None
-        self.batcher: MicroBatcher | None = None
+        self.batcher: MicroBatcher[Item] | None = None
+        self.text_batcher: MicroBatcher[TextItem] | None = None
         self.load_error: str | None = None
         self._stored_policy = None
         self._loaded = threading.Event()
@@ -74,20 +92,32 @@ class Engine:
             self.load_error = f"{exc.__class__.__name__}: {exc}"
             log.error("models failed to load: %s", self.load_error)
         try:
-            self.text_moderator = self._make_text()
+            text_moderator = self._make_text()
             if self._stored_policy is not None:  # texts follow the same active version
-                self.text_moderator.policy = self._stored_policy
+                text_moderator.policy = self._stored_policy
+            self.text_batcher = MicroBatcher(
+                text_moderator,
+                max_batch=self.settings.microbatch_size,
+                max_wait_ms=self.settings.microbatch_wait_ms,
+                max_queue=self.settings.max_queue,
+                name="cg-text-batcher",
+                depth=metrics.TEXT_QUEUE_DEPTH,
+            )
+            self.text_moderator = text_moderator
         except Exception as exc:  # images keep working; text routes say why they can't
             self.text_error = f"{exc.__class__.__name__}: {exc}"
             log.error("text models failed to load: %s", self.text_error)
         finally:
             self._loaded.set()
 
-    def close(self, own_moderator: bool = True) -> None:
-        if self.batcher is not None:
-            self.batcher.close()
+    def close(self, own_moderator: bool = True, own_text_moderator: bool = True) -> None:
+        for batcher in (self.batcher, self.text_batcher):
+            if batcher is not None:
+                batcher.close()
         if self.moderator is not None and own_moderator:
             self.moderator.close()
+        if self.text_moderator is not None and own_text_moderator:
+            self.text_moderator.close()
 
     @property
     def ready(self) -> bool:
@@ -116,11 +146,11 @@ class Engine:
             raise NotReady("the models are still loading; retry when /readyz answers 200")
         return self.batcher
 
-    def require_text(self) -> TextModerator:
+    def require_text(self) -> MicroBatcher[TextItem]:
         self.require_ready()
-        if self.text_moderator is None:
+        if self.text_batcher is None:
             raise NotReady(f"the text models failed to load: {self.text_error}")
-        return self.text_moderator
+        return self.text_batcher
 
     def set_policy(self, policy) -> None:  # type: ignore[no-untyped-def]
         """Run `policy` from the next item on (an admin saved a new version)."""
@@ -145,69 +175,76 @@ class Engine:
 
     # --- moderation --------------------------------------------------------------------
     async def moderate_texts(
-        self, texts: list[tuple[str, str]], requester: Requester = NOBODY
+        self, texts: list[TextItem], requester: Requester = NOBODY
     ) -> list[Outcome]:
-        """Texts in one batched call, off the event loop; every result is stored."""
-        moderator = self.require_text()
-        outcomes = await asyncio.to_thread(moderator.moderate_many, texts)
-        for outcome in outcomes:
-            record(outcome)
-        bodies = [text for _, text in texts]
-        await asyncio.to_thread(self._store_many, outcomes, requester, bodies)
+        """Texts through the text micro-batcher (all admitted or `Overloaded`); every result
+        is stored."""
+        futures = self.require_text().submit_all(texts)
+        outcomes = [await asyncio.wrap_future(f) for f in futures]
+        await self.store(outcomes, requester, [text for _, text in texts])
         return outcomes
 
     async def moderate(self, item: Item, requester: Requester = NOBODY) -> Outcome:
         """One item through the micro-batcher; the result is stored."""
-        future = self.require_ready().submit(item)
-        outcome = await asyncio.wrap_future(future)
-        await asyncio.to_thread(self._store_many, [outcome], requester, [item])
+        outcome = await asyncio.wrap_future(self.require_ready().submit(item))
+        await self.store([outcome], requester, [item])
         return outcome
 
     async def moderate_all(
         self, items: list[Item | ErrorResult], requester: Requester = NOBODY
     ) -> list[Outcome]:
-        """Items concurrently (so they share model runs); ready-made errors pass through."""
-        batcher = self.require_ready()
-        wanted = sum(not isinstance(item, ErrorResult) for item in items)
-        if batcher.pending + wanted > batcher.max_queue:
-            raise Overloaded(
-                f"{wanted} items would join {batcher.pending} already waiting for the models "
-                f"(max_queue {batcher.max_queue}); retry shortly"
-            )
-        futures: list[asyncio.Future[Outcome] | ErrorResult] = []
-        for item in items:
-            if isinstance(item, ErrorResult):
-                futures.append(item)
-                continue
-            try:
-                futures.append(asyncio.wrap_future(batcher.submit(item)))
-            except ContentGuardError as exc:  # the queue filled up part-way through
-                futures.append(error_result(item.source, exc))
+        """Items concurrently (so they share model runs), all admitted or `Overloaded`;
+        ready-made errors pass through."""
+        wanted = [item for item in items if not isinstance(item, ErrorResult)]
+        futures = iter(self.require_ready().submit_all(wanted))
         outcomes: list[Outcome] = []
-        for f in futures:
-            outcomes.append(f if isinstance(f, ErrorResult) else await f)
-        await asyncio.to_thread(self._store_many, outcomes, requester, items)
+        for item in items:
+            done = item if isinstance(item, ErrorResult) else await asyncio.wrap_future(next(futures))
+            outcomes.append(done)
+        await self.store(outcomes, requester, items)
         return outcomes
 
-    def _store_many(
-        self, outcomes: list[Outcome], requester: Requester, inputs: list[object]
-    ) -> None:
-        """Store the results in one transaction (sets each result's `result_id`). Inputs are
-        the items (images) or texts, kept only for decisions that go to review."""
+    async def store(self, outcomes: Sequence[Outcome], requester: Requester,
+                    inputs: Sequence[object]) -> None:
+        """Store the results in one transaction (sets each result's `result_id`); the
+        thumbnails of images going to review are made first, on the decode pool."""
+        kept = await self.kept_for_review(outcomes, inputs)
+        await asyncio.to_thread(self._store_many, outcomes, requester, kept)
+
+    async def kept_for_review(self, outcomes: Sequence[Outcome],
+                              inputs: Sequence[object]) -> list[Kept | None]:
+        """Per outcome, what goes to the review queue with it (None: it does not go). Inputs
+        are the items (images) or texts."""
+        async def keep(outcome: Outcome, given: object) -> Kept | None:
+            if not isinstance(outcome, ModerationResult):
+                return None
+            origin = decisions.queue_origin(outcome.decision, self.retention)
+            if origin is None:
+                return None
+            if isinstance(given, str):
+                return Kept(origin, text=given)
+            if isinstance(given, Item) and self.moderator is not None:
+                media, thumb = await asyncio.wrap_future(self.moderator.review_copy_async(given))
+                return Kept(origin, media=media, thumbnail=thumb)
+            return Kept(origin)
+
+        return list(await asyncio.gather(*(keep(o, g) for o, g in zip(outcomes, inputs, strict=True))))
+
+    def _store_many(self, outcomes: Sequence[Outcome], requester: Requester,
+                    kept: Sequence[Kept | None]) -> None:
         with self.db.session() as session:
-            for outcome, given in zip(outcomes, inputs, strict=True):
-                if not isinstance(outcome, ModerationResult):
-                    continue
-                origin = decisions.queue_origin(outcome.decision, self.retention)
-                keep = origin is not None
-                media = text = thumb = None
-                if keep and isinstance(given, str):
-                    text = given
-                elif keep and isinstance(given, Item):
-                    media = given.load()
-                    thumb = thumbnail(media)
-                decisions.save(session, outcome, requester, self.retention,
-                               media=media, text=text, thumbnail=thumb, origin=origin)
+            for outcome, keep in zip(outcomes, kept, strict=True):
+                if isinstance(outcome, ModerationResult):
+                    save(session, outcome, requester, self.retention, keep)
+
+
+def save(session: Session, result: ModerationResult, requester: Requester, retention: Retention,
+         kept: Kept | None, result_id: str | None = None) -> None:
+    """One decision, with what it keeps for review (`kept`, from `Engine.kept_for_review`)."""
+    decisions.save(session, result, requester, retention,
+                   media=kept.media if kept else None, text=kept.text if kept else None,
+                   thumbnail=kept.thumbnail if kept else None,
+                   origin=kept.origin if kept else None, result_id=result_id)
 
 
 def _model_status(moderator: Moderator | TextModerator) -> list[dict[str, object]]:

@@ -66,7 +66,7 @@ _DESCRIBED = {
     413: "Over a byte, pixel or frame limit (`too_large`)",
     415: "Not an image we accept (`unsupported_media`)",
     422: "Undecodable image or invalid field (`decode_failed`, `invalid_request`)",
-    429: "Too many items waiting (`overloaded`); retry after `Retry-After`",
+    429: "Too many items or async jobs waiting (`overloaded`); retry after `Retry-After`",
     502: "The URL's server failed (`fetch_failed`, with `upstream_status`)",
     503: "Models still loading (`not_ready`)",
     504: "Fetching or decoding took too long (`timeout`)",
@@ -169,14 +169,16 @@ async def moderate_batch(request: Request, engine: EngineDep, client: Moderating
     response_model=ModerationResult | BatchResponse,
     responses={202: {"model": async_jobs.Accepted | async_jobs.AcceptedBatch,
                      "description": "`?async=true`: accepted (one id per text); poll `status_url`"}}
-    | _errors(400, 413, 422, 503),
+    | _errors(400, 413, 422, 429, 503),
 )
 async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating, request: Request,
                         async_: AsyncFlag = False) -> JSONResponse:
     """`{"text": …}` answers one result (the reasons carry `evidence`: the words that drove
     them); `{"texts": [...]}` answers `{"results": [...]}` in order. Texts are normalised
-    against evasion before scoring; long texts are scored in chunks. With `?async=true`, 202
-    and each result later (one `result_id` per text)."""
+    against evasion before scoring; long texts are scored in chunks. Texts of concurrent
+    requests share model runs; a request whose texts would take the queue over `max_queue`
+    gets 429 `overloaded`. With `?async=true`, 202 and each result later (one `result_id` per
+    text)."""
     if (body.text is None) == (body.texts is None):
         raise BadRequest('send exactly one of {"text": "…"} and {"texts": ["…", …]}')
     if async_:
