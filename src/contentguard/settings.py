@@ -152,6 +152,14 @@ class Settings(BaseSettings):
         description="Largest request body (a batch); enforced while the body streams in.",
     )
     max_batch_items: int = Field(32, ge=1, le=256, description="Items in one batch request.")
+    max_json_depth: int = Field(
+        64, ge=1, le=500, description="Deepest nesting of arrays and objects in a JSON request body; "
+        "deeper bodies get 400 bad_request (Python's parser would recurse once per level).",
+    )
+    max_json_number_chars: int = Field(
+        100, ge=20, le=4000, description="Longest number literal in a JSON request body, in characters; "
+        "longer ones get 400 bad_request (digits convert to an int in quadratic time).",
+    )
     microbatch_size: int = Field(
         16, ge=1, le=256, description="Most items (images, or texts with all their chunks) "
         "concurrent requests share in one model run.",

@@ -90,13 +90,13 @@ async def image_input(request: Request) -> JobInput:
         try:
             body = inputs.UrlRequest.model_validate(await inputs._json(request))
         except ValidationError as exc:
-            raise BadRequest('the JSON body must be {"url": "https://…"}') from exc
+            raise inputs.invalid(inputs.URL_SHAPE, exc) from exc
         return _url_input(body.url.strip())
     if ctype.startswith(inputs.RAW_TYPES) or not ctype:
         data = await request.body()
         if not data:
             raise BadRequest("the request has no body: send an image, a multipart `file` or a JSON url")
-        return JobInput("image", request.query_params.get("name") or "upload", data=data)
+        return JobInput("image", inputs.raw_name(request), data=data)
     raise UnsupportedMedia(
         f"request content type {ctype!r} is not accepted: use multipart/form-data, "
         "application/json with a url, or the image itself with an image/* type"

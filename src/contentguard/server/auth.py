@@ -191,7 +191,8 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
         "application/x-www-form-urlencoded"
     ):
         sent = (await request.form()).get("csrf_token")  # type: ignore[assignment]
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, principal.csrf_token):
+    # compared as bytes: compare_digest raises TypeError on non-ASCII str (a header of é)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
         raise Forbidden("missing or wrong CSRF token: reload the page and try again")
 
 

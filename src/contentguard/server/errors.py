@@ -123,10 +123,17 @@ def status_of(outcome: Outcome) -> int:
     return 200
 
 
+def sendable(message: str) -> str:
+    """`message` as valid UTF-8 text: messages may quote what a client sent, and a lone
+    surrogate in it would make the answer itself fail (it is shown as `\\ud800`)."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_response(
     code: str, message: str, status: int, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = ErrorResult(source=None, error=ErrorDetail(code=code, message=message))  # type: ignore[arg-type]
+    detail = ErrorDetail(code=code, message=sendable(message))  # type: ignore[arg-type]
+    body = ErrorResult(source=None, error=detail)
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 

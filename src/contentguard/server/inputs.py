@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 from typing import Any
 
 from fastapi import Request
@@ -16,15 +15,19 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
+from contentguard.clean_str import CleanStr, problem
 from contentguard.errors import BadRequest, ContentGuardError, UnsupportedMedia
 from contentguard.media.fetch import check_url, fetch
 from contentguard.pipeline import Item
 from contentguard.schemas import ErrorResult
 from contentguard.server.engine import error_result
+from contentguard.server.json_body import decode_for
 from contentguard.settings import Settings
 
 RAW_TYPES = ("image/", "application/octet-stream")
 URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"  # what check_url takes at least: http(s) and a host
+URL_SHAPE = '{"url": "https://…"}'
+BATCH_SHAPE = '{"items": [{"url": …} or {"data": base64, "name": …}, …]}'
 _FETCH_CONCURRENCY = 8
 
 
@@ -32,16 +35,16 @@ class UrlRequest(BaseModel):
     """JSON body of `POST /v1/moderate/image`."""
 
     # the pattern is checked by check_url, whose answer says what is wrong (400 `blocked_url`)
-    url: str = Field(json_schema_extra={"pattern": URL_PATTERN},
-                     description="http(s) URL of the image; fetched by the server, SSRF-safe.")
+    url: CleanStr = Field(json_schema_extra={"pattern": URL_PATTERN},
+                          description="http(s) URL of the image; fetched by the server, SSRF-safe.")
 
 
 class BatchEntry(BaseModel):
     """One batch item: a `url`, or the image bytes base64-encoded in `data`."""
 
-    url: str | None = None
-    data: str | None = Field(None, description="The image, base64-encoded.")
-    name: str | None = Field(None, description="A name for the result's `source`.")
+    url: CleanStr | None = None
+    data: CleanStr | None = Field(None, description="The image, base64-encoded.")
+    name: CleanStr | None = Field(None, description="A name for the result's `source`.")
 
 
 class BatchRequest(BaseModel):
@@ -62,11 +65,24 @@ async def _form(request: Request, max_files: int, max_fields: int) -> Any:
 
 
 async def _json(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    """The body's JSON value, decoded safely (json_body: depth and number limits)."""
+    return decode_for(await request.body(), request.app.state.settings)
+
+
+def raw_name(request: Request) -> str:
+    """`?name=` of a raw image body: the result's `source` (stored), so not with a NUL."""
+    name = request.query_params.get("name") or "upload"
+    why = problem(name)
+    if why is not None:
+        raise BadRequest(f"query parameter `name` {why}")
+    return name
+
+
+def invalid(shape: str, exc: ValidationError) -> BadRequest:
+    """A JSON body that does not fit its model: the shape it must have, and what is wrong."""
+    wrong = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+                      for err in exc.errors()[:3])
+    return BadRequest(f"the JSON body must be {shape} ({wrong})")
 
 
 async def from_url(url: str, settings: Settings) -> Item | ErrorResult:
@@ -101,13 +117,13 @@ async def single(request: Request, settings: Settings) -> Item | ErrorResult:
         try:
             body = UrlRequest.model_validate(await _json(request))
         except ValidationError as exc:
-            raise BadRequest('the JSON body must be {"url": "https://…"}') from exc
+            raise invalid(URL_SHAPE, exc) from exc
         return await from_url(body.url.strip(), settings)
     if ctype.startswith(RAW_TYPES) or not ctype:
         data = await request.body()
         if not data:
             raise BadRequest("the request has no body: send an image, a multipart `file` or a JSON url")
-        return Item.from_bytes(data, request.query_params.get("name") or "upload")
+        return Item.from_bytes(data, raw_name(request))
     raise UnsupportedMedia(
         f"request content type {ctype!r} is not accepted: use multipart/form-data, "
         "application/json with a url, or the image itself with an image/* type"
@@ -133,9 +149,7 @@ async def batch_entries(request: Request, settings: Settings) -> list[tuple[str,
         try:
             body = BatchRequest.model_validate(await _json(request))
         except ValidationError as exc:
-            raise BadRequest(
-                'the JSON body must be {"items": [{"url": …} or {"data": base64, "name": …}, …]}'
-            ) from exc
+            raise invalid(BATCH_SHAPE, exc) from exc
         for n, entry in enumerate(body.items):
             if (entry.url is None) == (entry.data is None):
                 raise BadRequest(f"items[{n}] needs exactly one of `url` and `data`")

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contentguard.errors import TooLarge
 from contentguard.server.errors import error_response
+
+
+class BodyTooLarge(HTTPException):
+    """A body past its limit, found mid-stream. An HTTPException because FastAPI's body parsing
+    passes those on (it turns anything else into a 400); the app's handler answers 413
+    `too_large` with this message."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is over the limit of {limit} bytes")
 
 
 class BodyLimit:
     """Refuse a body over `limit_for(path)` bytes: at once by Content-Length, else mid-stream.
 
-    Mid-stream, `receive` raises `TooLarge`, which the app's handlers turn into a 413.
+    Mid-stream, `receive` raises `BodyTooLarge`, which the app's handlers turn into a 413,
+    whoever reads the body (our inputs, FastAPI's body and form parsing).
     """
 
     def __init__(self, app: ASGIApp, limit_for) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +55,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise TooLarge(f"request body is over the limit of {limit} bytes")
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)

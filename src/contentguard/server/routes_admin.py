@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from contentguard.clean_str import CleanStr
 from contentguard.csvfile import CsvWriter
 from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
 from contentguard.media.callback import check_callback_url
@@ -29,6 +30,7 @@ from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
 from contentguard.server.errors import responses_for
 from contentguard.server.params import RowId, parse_when, text_filter
+from contentguard.server.safe_request import SafeRoute
 from contentguard.settings import Settings
 from contentguard.store import accounts, audit, policies, stats
 from contentguard.store.db import Database
@@ -46,7 +48,8 @@ _DESCRIBED = {
 _errors = responses_for(_DESCRIBED)
 
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=_errors(401, 403))
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=_errors(401, 403),
+                   route_class=SafeRoute)
 Admin = Annotated[Principal, Depends(authorize("admin"))]
 Role = Literal["admin", "moderator"]
 Scope = Literal["moderate", "appeal", "results"]
@@ -64,10 +67,10 @@ _PASSWORD_RULE = {"minLength": accounts.MIN_PASSWORD}
 
 
 class UserIn(Strict):
-    username: str = Field(json_schema_extra={"pattern": accounts.USERNAME_PATTERN},
-                          description="2–64 letters, digits or . _ @ -")
-    password: str = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE,
-                          description=f"At least {accounts.MIN_PASSWORD} characters.")
+    username: CleanStr = Field(json_schema_extra={"pattern": accounts.USERNAME_PATTERN},
+                               description="2–64 letters, digits or . _ @ -")
+    password: CleanStr = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE,
+                               description=f"At least {accounts.MIN_PASSWORD} characters.")
     role: Role = "moderator"
 
 
@@ -77,7 +80,7 @@ class UserChange(Strict):
 
 
 class PasswordIn(Strict):
-    password: str = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE)
+    password: CleanStr = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE)
 
 
 class UserOut(BaseModel):
@@ -90,17 +93,17 @@ class UserOut(BaseModel):
 
 
 class KeyIn(Strict):
-    name: str = Field(max_length=100, json_schema_extra={"minLength": 1, "pattern": r"\S"},
-                      description="Who uses the key (1–100 characters, not all spaces).")
+    name: CleanStr = Field(max_length=100, json_schema_extra={"minLength": 1, "pattern": r"\S"},
+                           description="Who uses the key (1–100 characters, not all spaces).")
     scopes: list[Scope] = Field(min_length=1)
     rate_limit_per_min: int = Field(60, ge=1, le=1_000_000)
-    callback_url: str | None = Field(
+    callback_url: CleanStr | None = Field(
         None, description="Where webhooks go; the same address rules as fetching a URL.")
 
 
 class KeyChange(Strict):
     rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
-    callback_url: str | None = Field(None, description='"" removes the callback URL.')
+    callback_url: CleanStr | None = Field(None, description='"" removes the callback URL.')
 
 
 class KeyOut(BaseModel):
@@ -129,13 +132,13 @@ class ThresholdChange(Strict):
 
 
 class PolicyChange(Strict):
-    thresholds: dict[str, ThresholdChange] = Field(
+    thresholds: dict[CleanStr, ThresholdChange] = Field(
         min_length=1, description="Category name → new thresholds.")
     on_model_error: Literal["allow", "review", "block"] | None = None
 
 
 class ActivateIn(Strict):
-    version: str = Field(max_length=100)
+    version: CleanStr = Field(max_length=100)
 
 
 class PolicyVersionOut(BaseModel):

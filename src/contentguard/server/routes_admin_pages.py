@@ -25,9 +25,10 @@ from contentguard.server import routes_admin as ops
 from contentguard.server.auth import Principal
 from contentguard.server.params import row_id_of
 from contentguard.server.routes_ui import PageForbidden, page_user, render, root_of
+from contentguard.server.safe_request import SafeRoute
 from contentguard.store import accounts, stats
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False, route_class=SafeRoute)
 AdminPage = Annotated[Principal, Depends(page_user("admin"))]
 FLASH_COOKIE = "cg_flash"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -60,7 +61,7 @@ async def _form(request: Request, principal: Principal) -> FormData:
     form = await request.form()
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not principal.csrf_token or \
-            not hmac.compare_digest(sent, principal.csrf_token):
+            not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
         raise PageForbidden("The form expired or did not come from this site; reload the page "
                             "and try again.")
     return form

@@ -9,15 +9,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from contentguard.clean_str import CleanStr
 from contentguard.errors import BadRequest, NotFound
 from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.server import async_jobs, inputs
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.engine import Engine
 from contentguard.server.errors import documented, responses_for, status_of
+from contentguard.server.safe_request import SafeRoute
 from contentguard.store import decisions
 
-router = APIRouter(prefix="/v1", tags=["moderation"])
+router = APIRouter(prefix="/v1", tags=["moderation"], route_class=SafeRoute)
 MAX_TEXTS = 256
 
 # Client platforms (API keys with the scope) and signed-in people (the web page's try-it box).
@@ -53,12 +55,12 @@ class TextRequest(BaseModel):
         {"required": ["texts"], "properties": {"texts": {"type": "array"}}},
     ]})
 
-    text: str | None = Field(None, description="One text; the answer is one result.")
-    texts: list[str] | None = Field(
+    text: CleanStr | None = Field(None, description="One text; the answer is one result.")
+    texts: list[CleanStr] | None = Field(
         None, min_length=1, max_length=MAX_TEXTS,
         description=f"Up to {MAX_TEXTS} texts; the answer is `{{results}}`."
     )
-    source: str | None = Field(None, description="A name for the result's `source` (one text).")
+    source: CleanStr | None = Field(None, description="A name for the result's `source` (one text).")
 
 
 _DESCRIBED = {

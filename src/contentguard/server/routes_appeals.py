@@ -12,14 +12,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from contentguard.clean_str import CleanStr
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.params import Offset, RowId
 from contentguard.server.routes_review import errors
 from contentguard.server.routes_ui import page_user, render
+from contentguard.server.safe_request import SafeRoute
 from contentguard.store import appeals, review
 from contentguard.store.tables import Appeal
 
-router = APIRouter(tags=["appeals"])
+router = APIRouter(tags=["appeals"], route_class=SafeRoute)
 Client = Annotated[Principal, Depends(authorize("client", scope="appeal"))]
 Reader = Annotated[Principal, Depends(authorize("client", "moderator", scope="appeal"))]
 Moderator = Annotated[Principal, Depends(authorize("moderator"))]
@@ -30,7 +32,7 @@ class AppealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     result_id: str = Field(pattern="^[0-9a-f]{32}$", description="The result appealed (32 hex).")
-    message: str = Field(min_length=1, max_length=appeals.MAX_MESSAGE,
+    message: CleanStr = Field(min_length=1, max_length=appeals.MAX_MESSAGE,
                          description="What the end user says; shown to the moderator.")
 
 

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from contentguard.errors import RateLimited, Unauthorized
 from contentguard.server.auth import SESSION_COOKIE, Principal, authorize, identify
 from contentguard.server.routes_ui import render, root_of
+from contentguard.server.safe_request import SafeRoute
 from contentguard.store import accounts, audit
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SafeRoute)
 LOGIN_CSRF_COOKIE = "cg_login_csrf"
 
 
@@ -69,7 +70,7 @@ async def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _login_page(request, 403, error="The form expired; please sign in again.",
                            username=username, next=next)
     settings, limiter = request.app.state.settings, request.app.state.limiter

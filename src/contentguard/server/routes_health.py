@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contentguard.schemas import ErrorResult
+from contentguard.server.safe_request import SafeRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=SafeRoute)
 
 
 @router.get("/healthz", summary="The process is up")

@@ -11,16 +11,18 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from contentguard.clean_str import CleanStr
 from contentguard.errors import NotFound
 from contentguard.schemas import ModerationResult
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.errors import responses_for
 from contentguard.server.params import Offset, RowId
 from contentguard.server.routes_ui import page_user, render, root_of
+from contentguard.server.safe_request import SafeRoute
 from contentguard.store import decisions, review
 from contentguard.store.tables import ReviewItem, StoredDecision, StoredMedia, utcnow
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], route_class=SafeRoute)
 Moderator = Annotated[Principal, Depends(authorize("moderator"))]
 ItemId = Annotated[RowId, Path(description="The review item's id")]
 
@@ -135,11 +137,11 @@ class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verdict: Literal["approve", "reject", "escalate"]
-    reason_category: str | None = Field(
+    reason_category: CleanStr | None = Field(
         None, max_length=64,
         description="approve: " + ", ".join(review.APPROVE_REASONS) + "; reject: "
         + ", ".join(review.REJECT_REASONS) + " (required for both; optional to escalate)")
-    note: str | None = Field(None, max_length=review.MAX_NOTE,
+    note: CleanStr | None = Field(None, max_length=review.MAX_NOTE,
                              description="Free text; shown to the client with the verdict.")
 
 

@@ -17,10 +17,11 @@ from fastapi.templating import Jinja2Templates
 from contentguard import __version__
 from contentguard.errors import Unauthorized
 from contentguard.server.auth import Principal, identify
+from contentguard.server.safe_request import SafeRoute
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SafeRoute)
 
 
 class LoginRequired(Exception):

@@ -17,13 +17,15 @@ from contentguard.server.auth import Principal, authorize
 from contentguard.server.params import RowId, row_id_of
 from contentguard.server.routes_api import _errors
 from contentguard.server.routes_ui import page_user, render
+from contentguard.server.safe_request import SafeRoute
 from contentguard.server.webhooks import wake
 from contentguard.store import webhooks as outbox
 from contentguard.store.db import Database
 from contentguard.store.tables import WebhookDelivery
 
-router = APIRouter(prefix="/v1/admin/webhooks", tags=["admin"], responses=_errors(401, 403))
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/v1/admin/webhooks", tags=["admin"], responses=_errors(401, 403),
+                   route_class=SafeRoute)
+pages = APIRouter(include_in_schema=False, route_class=SafeRoute)
 Admin = Annotated[Principal, Depends(authorize("admin"))]
 Status = Literal["pending", "delivered", "failed"]
 Event = Literal["moderation.completed", "review.decided", "appeal.resolved"]

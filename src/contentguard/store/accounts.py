@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from contentguard.clean_str import problem
 from contentguard.errors import Conflict, InvalidRequest, NotFound
 from contentguard.store import audit
 from contentguard.store.tables import ApiKey, User, WebSession, utcnow
@@ -42,6 +43,9 @@ def user_roles(user: User) -> frozenset[str]:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InvalidRequest(f"a password needs at least {MIN_PASSWORD} characters")
+    why = problem(password)  # a lone surrogate cannot be hashed (UTF-8)
+    if why is not None:
+        raise InvalidRequest(f"the password {why}")
 
 
 def create_user(session: Session, username: str, password: str, role: str, actor: str) -> User:
@@ -158,6 +162,9 @@ def create_api_key(
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidRequest("a key needs a name of 1–100 characters")
+    why = problem(name)
+    if why is not None:
+        raise InvalidRequest(f"the key's name {why}")
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise InvalidRequest(f"scopes must be among {', '.join(SCOPES)} (at least one)")
