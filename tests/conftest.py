@@ -13,7 +13,7 @@ from accounts import make_key
 from apps import wait_ready
 from fastapi.testclient import TestClient
 
-from contentguard.pipeline import Moderator
+from contentguard.moderation.image import Moderator
 from contentguard.server import create_app
 from contentguard.settings import Settings
 
@@ -64,7 +64,7 @@ def shared_moderator(settings: Settings):
 @pytest.fixture(scope="session")
 def shared_text_moderator(settings: Settings):
     """One loaded text moderator (real models, default policy)."""
-    from contentguard.text_moderation import TextModerator
+    from contentguard.moderation.text import TextModerator
 
     return TextModerator(settings)
 

@@ -59,7 +59,7 @@ MOVES: dict[str, str] = {
 # modules whose old name becomes a package: moved to <pkg>/__init__ or a module inside it
 PACKAGE_MOVES: dict[str, str] = {
     "cli": "cli",  # cli.py -> cli/__init__.py (same dotted name)
-    "bench": "bench.images",  # bench.py -> bench/images.py (contentguard.bench is then the package)
+    "bench": "bench.images",  # bench.py -> bench/images.py (contentguard.bench.images is then the package)
 }
 DIRS = {"policies": "moderation/policies", "text/heads": "detectors/text/heads"}
 NEW_PACKAGES = {

@@ -25,6 +25,10 @@ def _default_data_home() -> Path:
     return Path(user_data_dir("contentguard"))
 
 
+#: what a process can be asked to do (`roles`): routers, then background tasks (service/roles.py)
+ROLE_NAMES = ("api", "ui", "review", "admin", "jobs", "webhooks", "retention")
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Defaults are safe for a laptop; every limit is on by default."""
 
@@ -177,6 +181,14 @@ class Settings(BaseSettings):
         "database, so across every process on it) before new ones get 429 `overloaded`; a "
         "request that would go over is refused whole.",
     )
+    roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["all"],
+        description="What this process does (comma-separated): routers `api` (moderation, "
+        "results, appeals from platforms), `ui` (the check page, sign-in), `review` (queue and "
+        "appeals), `admin` (admin API and pages, webhooks); background tasks `jobs` "
+        "(`?async=true`), `webhooks` (deliveries), `retention`. `all`: every one. A process "
+        "that moderates (`api`, `jobs`) also follows policy changes.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated). "
@@ -278,13 +290,23 @@ class Settings(BaseSettings):
         description="Real test data (photos, drawings, animated, bad inputs, text).",
     )
 
-    @field_validator("fetch_allow_networks", "cors_origins", "trusted_proxies", mode="before")
+    @field_validator("fetch_allow_networks", "cors_origins", "trusted_proxies", "roles", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """Lists come from the environment as comma-separated text."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        named = [v.strip().lower() for v in value if v.strip()] or ["all"]
+        unknown = sorted(set(named) - set(ROLE_NAMES) - {"all"})
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; the roles are all, "
+                             f"{', '.join(ROLE_NAMES)}")
+        return ["all"] if "all" in named else sorted(set(named))
 
     @field_validator("fetch_allow_networks", "trusted_proxies")
     @classmethod

@@ -11,10 +11,10 @@ from accounts import make_key, signed_in_client
 from apps import wait_ready
 from fastapi.testclient import TestClient
 
-from contentguard.pipeline import Moderator
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.text import TextModerator
 from contentguard.server import create_app
 from contentguard.settings import Settings
-from contentguard.text_moderation import TextModerator
 
 TEXT = {"text": "see you at lunch"}
 

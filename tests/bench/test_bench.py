@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contentguard.bench import model_gflop, update_readme
+from contentguard.bench.images import model_gflop, update_readme
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
 

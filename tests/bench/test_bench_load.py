@@ -11,7 +11,7 @@ import psutil
 from rich.console import Console
 from samples import image_bytes
 
-from contentguard.bench_load import (
+from contentguard.bench.load import (
     README_END,
     README_START,
     load_photos,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from contentguard.bench_text import (
+from contentguard.bench.text import (
     BATCHES,
     ENCODER_BATCHES,
     END_TO_END_BATCHES,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from accounts import PASSWORD
 
-from contentguard.cli_team import bootstrap_admin
+from contentguard.cli.team import bootstrap_admin
 from contentguard.settings import Settings
 from contentguard.store import accounts
 from contentguard.store.db import Database

@@ -10,9 +10,9 @@ import pytest
 
 from contentguard.detectors import registry
 from contentguard.detectors.base import ImageDetector, Signals, TextDetector
+from contentguard.media.text import Normalized, normalize_many
 from contentguard.media.types import Frame
 from contentguard.schemas import Detection
-from contentguard.text.normalize import Normalized, normalize_many
 
 
 def _frames(images: dict[str, np.ndarray]) -> list[Frame]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from contentguard.detectors.nudity_detector import NudityDetector
+from contentguard.detectors.image.nudity_detector import NudityDetector
 from contentguard.settings import Settings
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from conformance import DetectorConformance, TextDetectorConformance
 
-from contentguard.detectors.nsfw_classifier import NsfwClassifier
-from contentguard.detectors.nudity_detector import NudityDetector
-from contentguard.detectors.profanity_detector import ProfanityDetector
-from contentguard.detectors.text_classifier import TextClassifier
+from contentguard.detectors.image.nsfw_classifier import NsfwClassifier
+from contentguard.detectors.image.nudity_detector import NudityDetector
+from contentguard.detectors.text.profanity_detector import ProfanityDetector
+from contentguard.detectors.text.text_classifier import TextClassifier
 from contentguard.settings import Settings
 
 
@@ -38,7 +38,7 @@ class TestProfanityDetectorConformance(TextDetectorConformance):
         return ProfanityDetector(settings)
 
     def test_evasions_score_like_the_plain_word(self, detector: ProfanityDetector) -> None:
-        from contentguard.text.normalize import normalize
+        from contentguard.media.text import normalize
 
         plain = detector.predict([normalize("this is shit")])[0].scores["profanity"]
         for variant in ("this is sh1t", "this is s.h.i.t", "this is shiiiiit", "this is ѕhіt"):
@@ -54,7 +54,7 @@ class TestTextClassifierConformance(TextDetectorConformance):
         return TextClassifier(settings)
 
     def test_each_head_sums_to_one(self, detector: TextClassifier) -> None:
-        from contentguard.text.normalize import normalize
+        from contentguard.media.text import normalize
 
         (sig,) = detector.predict([normalize("you are all idiots")])
         assert set(sig.scores) == {"hate", "offensive", "neither", "spam", "ham"}
@@ -63,7 +63,7 @@ class TestTextClassifierConformance(TextDetectorConformance):
         assert sig.scores["spam"] + sig.scores["ham"] == pytest.approx(1, abs=1e-5)
 
     def test_evidence_names_the_words_that_matter(self, detector: TextClassifier) -> None:
-        from contentguard.text.normalize import normalize
+        from contentguard.media.text import normalize
 
         text = "Congratulations WINNER! Call 09061701461 now to claim your cash prize"
         evidence = detector.evidence(normalize(text), ["spam"])

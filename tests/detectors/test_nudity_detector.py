@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from contentguard.detectors.base import Prepared, Signals
-from contentguard.detectors.nms import iou_xywh, nms
-from contentguard.detectors.nudity_detector import LABELS, NudityDetector, _resize_like_opencv
-from contentguard.detectors.resize import resize_bilinear
+from contentguard.detectors.image.nms import iou_xywh, nms
+from contentguard.detectors.image.nudity_detector import LABELS, NudityDetector, _resize_like_opencv
+from contentguard.detectors.image.resize import resize_bilinear
 from contentguard.media.types import Frame
 from contentguard.schemas import Detection
 

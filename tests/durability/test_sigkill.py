@@ -53,7 +53,8 @@ def start(home: Path, port: int, policy: Path) -> subprocess.Popen[bytes]:
 
 def review_everything_policy(path: Path) -> Path:
     """The default policy, but every text goes to review (so the queue fills fast)."""
-    policy = yaml.safe_load(resources.files("contentguard.policies").joinpath("default.yaml").read_text())
+    policy = yaml.safe_load(
+        resources.files("contentguard.moderation.policies").joinpath("default.yaml").read_text())
     policy["version"] = "durability@1"
     policy["categories"]["profanity"]["review"] = 0.0
     path.write_text(yaml.safe_dump(policy))

@@ -25,8 +25,8 @@ from PIL import Image
 from prometheus_client import REGISTRY
 
 from contentguard.errors import BlockedUrl, ContentGuardError
-from contentguard.media import fetch as fetch_mod
-from contentguard.media.fetch import Fetched, blocked_reason, check_url, fetch, fetch_sync
+from contentguard.net import fetch as fetch_mod
+from contentguard.net.fetch import Fetched, blocked_reason, check_url, fetch, fetch_sync
 from contentguard.settings import Settings
 
 REAL_RESOLVE = fetch_mod._resolve

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from parity_inputs import parity_images, pixel_sha256, to_224
 
-from contentguard.detectors.nsfw_classifier import CLASSES, NsfwClassifier
+from contentguard.detectors.image.nsfw_classifier import CLASSES, NsfwClassifier
 from contentguard.media.types import Frame
 from contentguard.settings import Settings
 

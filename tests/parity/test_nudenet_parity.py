@@ -34,8 +34,8 @@ import numpy as np
 import pytest
 
 from contentguard.detectors.base import Prepared
-from contentguard.detectors.nms import iou_xywh
-from contentguard.detectors.nudity_detector import LABELS, NudityDetector
+from contentguard.detectors.image.nms import iou_xywh
+from contentguard.detectors.image.nudity_detector import LABELS, NudityDetector
 from contentguard.media.decode import decode
 from contentguard.media.types import Frame
 from contentguard.settings import Settings

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contentguard.detectors.nsfw_classifier import CLASSES, NsfwClassifier
-from contentguard.detectors.nudity_detector import NudityDetector
+from contentguard.detectors.image.nsfw_classifier import CLASSES, NsfwClassifier
+from contentguard.detectors.image.nudity_detector import NudityDetector
 from contentguard.errors import ContentGuardError
 from contentguard.media import decode
-from contentguard.pipeline import Moderator
+from contentguard.moderation.image import Moderator
 from contentguard.settings import Settings
 
 

@@ -7,11 +7,11 @@ import hashlib
 import pytest
 from samples import gif_bytes, image_bytes
 
-from contentguard.detectors.nudity_detector import NudityDetector
+from contentguard.detectors.image.nudity_detector import NudityDetector
 from contentguard.detectors.onnx_session import create_session
 from contentguard.models.store import ModelStore
-from contentguard.pipeline import Item, Moderator, Skipped
-from contentguard.policy import Policy
+from contentguard.moderation.image import Item, Moderator, Skipped
+from contentguard.moderation.policy import Policy
 from contentguard.schemas import ErrorResult, ModerationResult
 from contentguard.settings import Settings
 
@@ -149,7 +149,7 @@ def test_one_model_failing_keeps_the_other_and_never_allows(settings: Settings) 
     # shape does not fit, so ONNX Runtime raises inside `run`.
     broken.session = create_session(ModelStore(settings).ensure("nsfw-mobilenet-v2"), settings)
     broken.input_name = broken.session.get_inputs()[0].name
-    from contentguard.detectors.nsfw_classifier import NsfwClassifier
+    from contentguard.detectors.image.nsfw_classifier import NsfwClassifier
 
     with Moderator(settings, detectors=[NsfwClassifier(settings), broken]) as moderator:
         assert "nudity-detector" in moderator.warm_up_errors  # found at start, not fatal

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from contentguard.pipeline import Item, Moderator
+from contentguard.moderation.image import Item, Moderator
 from contentguard.schemas import ErrorResult, ModerationResult
 from contentguard.settings import Settings
 

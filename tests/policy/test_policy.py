@@ -8,7 +8,7 @@ import pytest
 
 from contentguard.detectors.base import Signals
 from contentguard.errors import InvalidPolicy
-from contentguard.policy import Policy, three_way_label
+from contentguard.moderation.policy import Policy, three_way_label
 
 CLEAN = {"drawing": 0.05, "hentai": 0.0, "neutral": 0.93, "porn": 0.01, "sexy": 0.01}
 PORN = {"drawing": 0.0, "hentai": 0.05, "neutral": 0.02, "porn": 0.9, "sexy": 0.03}

@@ -12,8 +12,8 @@ from apps import wait_ready
 from fastapi.testclient import TestClient
 from samples import REVIEW_ALL_POLICY
 
-from contentguard.pipeline import Moderator
-from contentguard.policy import Policy
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.policy import Policy
 from contentguard.server import create_app
 from contentguard.settings import Settings
 

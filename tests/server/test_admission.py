@@ -27,12 +27,12 @@ from samples import Reply, http_server, image_bytes
 from sqlalchemy import func, select
 
 from contentguard.detectors.base import Signals, TextDetector
+from contentguard.media.text import Normalized
+from contentguard.moderation.text import TextModerator
 from contentguard.server import create_app
 from contentguard.settings import Settings
 from contentguard.store.db import Database
 from contentguard.store.tables import AsyncJob
-from contentguard.text.normalize import Normalized
-from contentguard.text_moderation import TextModerator
 
 PNG = image_bytes(13)
 #: As many concurrent texts as the default thread pool has threads (asyncio's default): were

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from samples import image_bytes
 
-from contentguard.batcher import MicroBatcher
 from contentguard.errors import Overloaded
-from contentguard.pipeline import Item, Moderator
+from contentguard.moderation.batcher import MicroBatcher
+from contentguard.moderation.image import Item, Moderator
 from contentguard.schemas import ModerationResult
 from contentguard.server import create_app
-from contentguard.server.engine import Engine
+from contentguard.service.engine import Engine
 from contentguard.store.db import Database
 
 OPENAPI = Path(__file__).parents[2] / "docs" / "openapi.json"

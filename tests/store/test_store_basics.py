@@ -125,7 +125,7 @@ def test_two_processes_starting_on_a_fresh_database_agree_on_the_policy(db: Data
     reads the winner's row instead of failing to start (it did: a UNIQUE error at load)."""
     import threading
 
-    from contentguard.policy import Policy
+    from contentguard.moderation.policy import Policy
     from contentguard.store import policies
 
     configured = Policy.default()

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contentguard.detectors.text.encoder import MAX_PADDING_SHARE, SentenceEncoder, length_batches
 from contentguard.errors import ModelUnavailable
 from contentguard.models.sources import minilm
 from contentguard.settings import Settings
-from contentguard.text.encoder import MAX_PADDING_SHARE, SentenceEncoder, length_batches
 
 DIMS = 384
 TEXTS = [
@@ -131,7 +131,7 @@ def test_encoding_never_imports_torch(encoder: SentenceEncoder, settings: Settin
     code = (
         "import sys\n"
         "from contentguard.settings import Settings\n"
-        "from contentguard.text.encoder import SentenceEncoder\n"
+        "from contentguard.detectors.text.encoder import SentenceEncoder\n"
         "e = SentenceEncoder(Settings(model_dir=sys.argv[1]))\n"
         "assert e.encode(['hello there', '']).shape == (2, 384)\n"
         "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)\n"

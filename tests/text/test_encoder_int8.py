@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contentguard.detectors.text_classifier import TextClassifier
+from contentguard.detectors.text.encoder import SentenceEncoder
+from contentguard.detectors.text.text_classifier import TextClassifier
 from contentguard.errors import ModelUnavailable
 from contentguard.models.sources import minilm
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
-from contentguard.text.encoder import SentenceEncoder
 
 INT8, FLOAT = "minilm-l6-v2-int8", "minilm-l6-v2"
 TEXTS = [
@@ -80,10 +80,11 @@ def test_int8_embeddings_are_close_to_the_float_ones(encoders) -> None:
 def test_int8_on_the_test_split_keeps_the_heads_figures(encoders, data_dir: Path, settings, need) -> None:
     """Every test-split text of both corpora, scored by both encoders through the serving pieces:
     the figures docs/text-models.md and the int8 card quote."""
-    from contentguard.text import datasets, training
-    from contentguard.text.heads import packaged
-    from contentguard.text.normalize import normalize
-    from contentguard.text.profanity import ProfanityModel
+    from contentguard.detectors.text.heads import packaged
+    from contentguard.detectors.text.profanity import ProfanityModel
+    from contentguard.media.text import normalize
+    from contentguard.training.text import datasets
+    from contentguard.training.text import train as training
 
     exact, int8 = encoders
     profanity = ProfanityModel.load(ModelStore(settings).ensure("profanity-check"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contentguard.text.normalize import (
+from contentguard.media.text import (
     _ASCII_INVISIBLE,
     _MAY_LEET,
     _MAY_RUN,

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contentguard.detectors.text.profanity import ProfanityModel
 from contentguard.errors import ModelIntegrityError, ModelUnavailable
 from contentguard.models.download import file_sha256
 from contentguard.models.sources import profanity
 from contentguard.models.spec import PullContext
 from contentguard.models.store import ModelStore
 from contentguard.settings import Settings
-from contentguard.text.profanity import ProfanityModel
 
 NO_NETWORK = "http://127.0.0.1:9"  # the installed package's pickles must be used, not a download
 
@@ -160,7 +160,7 @@ def test_profane_terms_leave_out_words_that_lower_the_score(model: ProfanityMode
 
 def test_serving_imports_neither_sklearn_nor_scipy(exported: Path) -> None:
     code = (
-        "import sys; from contentguard.text.profanity import ProfanityModel; "
+        "import sys; from contentguard.detectors.text.profanity import ProfanityModel; "
         f"ProfanityModel.load({str(exported)!r}).predict_proba(['fuck', 'hello']); "
         "print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))"
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contentguard.detectors.profanity_detector import ProfanityDetector
-from contentguard.policy import Policy
+from contentguard.detectors.text.profanity_detector import ProfanityDetector
+from contentguard.moderation.policy import Policy
+from contentguard.moderation.text import TextModerator, chunk_spans
 from contentguard.schemas import ErrorResult, ModerationResult
-from contentguard.text_moderation import TextModerator, chunk_spans
 
 PROFANITY_BLOCKS = Policy.from_yaml(
     "version: text-test@1\ncategories:\n"
@@ -93,8 +93,8 @@ def test_default_policy_moderates_texts(settings) -> None:  # type: ignore[no-un
 def test_classifier_evidence_for_two_categories_runs_the_encoder_once(settings) -> None:  # type: ignore[no-untyped-def]
     """Hate and offensive come from one head: their leave-one-word-out batch is shared, and the
     shared answer is the one each would get on its own."""
-    from contentguard.detectors.text_classifier import TextClassifier
-    from contentguard.text.normalize import normalize
+    from contentguard.detectors.text.text_classifier import TextClassifier
+    from contentguard.media.text import normalize
 
     item = normalize("you stupid worthless idiots should all get out of this country")
     alone = TextClassifier(settings)

@@ -15,10 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from contentguard.errors import ModelIntegrityError
-from contentguard.text import datasets, training
-from contentguard.text.datasets import DatasetError, in_test_split
-from contentguard.text.heads import (
+from contentguard.detectors.text.heads import (
     CHAR_NGRAMS,
     EMBEDDING_DIMS,
     FeatureSpec,
@@ -28,6 +25,10 @@ from contentguard.text.heads import (
     packaged,
     softmax,
 )
+from contentguard.errors import ModelIntegrityError
+from contentguard.training.text import datasets
+from contentguard.training.text import train as training
+from contentguard.training.text.datasets import DatasetError, in_test_split
 
 DAVIDSON_HEADER = ["", "count", "hate_speech", "offensive_language", "neither", "class", "tweet"]
 
@@ -429,10 +430,10 @@ def test_shipped_heads(task: str, classes: list[str]) -> None:
 def test_shipped_heads_reproduce_their_card_on_test_texts(task: str, data_dir: Path, settings, need) -> None:
     """500 test-split texts (the first by sha256 of the raw text), scored through the serving
     pieces (normalise, MiniLM, profanity-check, Head): accuracy within a few points of the card."""
+    from contentguard.detectors.text.encoder import SentenceEncoder
+    from contentguard.detectors.text.profanity import ProfanityModel
+    from contentguard.media.text import normalize
     from contentguard.models.store import ModelStore
-    from contentguard.text.encoder import SentenceEncoder
-    from contentguard.text.normalize import normalize
-    from contentguard.text.profanity import ProfanityModel
 
     text_dir = data_dir / "text"
     need((text_dir / datasets.SOURCES[task]["file"]).is_file(), f"{text_dir} has no {task} corpus")

@@ -15,7 +15,7 @@ from apps import serve_app
 from page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from contentguard.pipeline import Moderator
+from contentguard.moderation.image import Moderator
 from contentguard.server import create_app
 from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings

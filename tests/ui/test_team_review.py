@@ -12,8 +12,8 @@ from page_errors import watch_errors
 from playwright.sync_api import Page, expect
 from samples import REVIEW_ALL_POLICY, image_bytes
 
-from contentguard.pipeline import Moderator
-from contentguard.policy import Policy
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.policy import Policy
 from contentguard.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ from accounts import api_client
 from playwright.sync_api import Page, expect
 from samples import Reply, http_server, image_bytes
 
-from contentguard.pipeline import Moderator
-from contentguard.policy import Policy
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.policy import Policy
 from contentguard.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from webhook_receiver import webhook_receiver
 
 from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
-from contentguard.media import callback
-from contentguard.media import fetch as fetch_mod
-from contentguard.server import webhooks
+from contentguard.net import callback
+from contentguard.net import fetch as fetch_mod
+from contentguard.service import webhooks
+from contentguard.service.wakes import Wakes
 from contentguard.settings import Settings
 from contentguard.store import accounts, audit
 from contentguard.store import webhooks as outbox
@@ -71,8 +72,8 @@ def run_worker(db: Database, settings: Settings, done: Callable[[], bool], timeo
     """The real delivery task, until `done()` (checked between naps)."""
 
     async def main() -> None:
-        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=db))
-        task = asyncio.create_task(webhooks.delivery_worker(app))  # type: ignore[arg-type]
+        engine = SimpleNamespace(settings=settings, db=db, wakes=Wakes())  # what the task uses
+        task = asyncio.create_task(webhooks.delivery_worker(engine))  # type: ignore[arg-type]
         deadline = time.monotonic() + timeout
         try:
             while not done():

@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from contentguard.media.text import Normalized, normalize
 from contentguard.media.types import Frame
 from contentguard.schemas import Detection, Evidence
 from contentguard.settings import Settings
-from contentguard.text.normalize import Normalized, normalize
 
 
 @dataclass

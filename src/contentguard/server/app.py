@@ -17,21 +17,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from contentguard import __version__
-from contentguard.pipeline import Moderator
-from contentguard.server import background, errors, routes_api, routes_auth, routes_health, routes_ui
-from contentguard.server import routes_webhooks as webhook_routes
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.text import TextModerator
+from contentguard.server import errors
+from contentguard.server.api import health as routes_health
+from contentguard.server.api import moderate as routes_api
+from contentguard.server.api import webhooks as webhook_routes
+from contentguard.server.api.admin import router as admin_api
+from contentguard.server.api.appeals import router as appeals_routes
+from contentguard.server.api.review import router as review_routes
 from contentguard.server.auth import KeyCache, RateLimiter
-from contentguard.server.engine import Engine
 from contentguard.server.limits import BodyLimit
 from contentguard.server.observe import RequestMetrics
-from contentguard.server.routes_admin import router as admin_api
-from contentguard.server.routes_admin_pages import router as admin_pages
-from contentguard.server.routes_appeals import router as appeals_routes
-from contentguard.server.routes_review import router as review_routes
+from contentguard.server.pages import auth as routes_auth
+from contentguard.server.pages import ui as routes_ui
+from contentguard.server.pages.admin import router as admin_pages
 from contentguard.server.security_headers import SecurityHeaders
+from contentguard.service import roles
+from contentguard.service import tasks as background
+from contentguard.service.engine import Engine
 from contentguard.settings import Settings, get_settings
 from contentguard.store.db import Database
-from contentguard.text_moderation import TextModerator
 
 _MULTIPART_SLACK = 64 * 1024  # headers and boundaries around one upload
 
@@ -59,6 +65,7 @@ def create_app(
     """Build the app. Pass moderators to share ones already loaded (tests, embedding), and a
     database to share one (its migrations are applied when the app starts)."""
     settings = settings or get_settings()
+    given = roles.parse(settings.roles)
     db = database or Database(settings.resolved_database_url())
     engine = Engine(
         settings,
@@ -74,7 +81,8 @@ def create_app(
         # the default pool that storing and database reads use.
         loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cg-load")
         loading = asyncio.get_running_loop().run_in_executor(loader, engine.load)
-        tasks = [asyncio.create_task(task(app)) for task in background.TASKS]
+        tasks = [asyncio.create_task(background.TASKS[name](engine), name=f"cg-{name}")
+                 for name in roles.tasks_for(given)]
         try:
             yield
         finally:
@@ -103,17 +111,23 @@ def create_app(
     app.state.key_cache = KeyCache()
     errors.install(app)
     routes_ui.install(app)
-    app.include_router(routes_api.router)
+    # The `roles` setting picks the routers (service/roles.py); health and metrics are always on.
+    mounted = {
+        "api": [routes_api.router],
+        "ui": [routes_ui.router],
+        "review": [review_routes],
+        "admin": [admin_api, admin_pages, webhook_routes.router, webhook_routes.pages],
+    }
     app.include_router(routes_health.router)
-    app.include_router(routes_ui.router)
-    app.include_router(routes_auth.router)
-    app.include_router(admin_api)
-    app.include_router(admin_pages)
-    app.include_router(webhook_routes.router)
-    app.include_router(webhook_routes.pages)
-    app.include_router(review_routes)
-    app.include_router(appeals_routes)
-    app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
+    for role, routers in mounted.items():
+        if role in given:
+            for router in routers:
+                app.include_router(router)
+    if given & {"api", "review"}:  # platforms file appeals, moderators settle them
+        app.include_router(appeals_routes)
+    if given & {"ui", "review", "admin"}:  # pages: sign-in and their static files
+        app.include_router(routes_auth.router)
+        app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
 
     _register_schemas(app)
     app.add_middleware(BodyLimit, limit_for=_body_limit(settings))

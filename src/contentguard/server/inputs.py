@@ -16,12 +16,11 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from contentguard.clean_str import CleanStr, problem
-from contentguard.errors import BadRequest, ContentGuardError, UnsupportedMedia
-from contentguard.media.fetch import check_url, fetch
-from contentguard.pipeline import Item
+from contentguard.errors import BadRequest, UnsupportedMedia
+from contentguard.moderation.image import Item
 from contentguard.schemas import ErrorResult
-from contentguard.server.engine import error_result
 from contentguard.server.json_body import decode_for
+from contentguard.service.engine import fetch_item as from_url
 from contentguard.settings import Settings
 
 RAW_TYPES = ("image/", "application/octet-stream")
@@ -83,16 +82,6 @@ def invalid(shape: str, exc: ValidationError) -> BadRequest:
     wrong = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
                       for err in exc.errors()[:3])
     return BadRequest(f"the JSON body must be {shape} ({wrong})")
-
-
-async def from_url(url: str, settings: Settings) -> Item | ErrorResult:
-    """Fetch `url` safely; a refused or failed fetch is the item's error result."""
-    try:
-        check_url(url)
-        fetched = await fetch(url, settings)
-    except ContentGuardError as exc:
-        return error_result(url, exc)
-    return Item.from_bytes(fetched.data, url)
 
 
 def _upload_name(upload: UploadFile, default: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contentguard.errors import Conflict, InvalidPolicy
-from contentguard.policy import Policy
+from contentguard.moderation.policy import Policy
 from contentguard.store import audit
 from contentguard.store.db import Database
 from contentguard.store.tables import PolicyVersion

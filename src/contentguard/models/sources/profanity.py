@@ -4,7 +4,7 @@ The wheel ships a scikit-learn TfidfVectorizer and a CalibratedClassifierCV (5 s
 LinearSVC folds) as joblib pickles that only scikit-learn 1.9.1 loads. Unpickling runs code, so the
 pickles' sha256 is checked first, and they are loaded once, at `models pull` time. Everything
 prediction needs (vocabulary, idf, fold weights, calibration, tokenizer settings) is written into
-one plain `.npz` that serving reads with NumPy alone (`contentguard.text.profanity`).
+one plain `.npz` that serving reads with NumPy alone (`contentguard.detectors.text.profanity`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Models that score content, and their registry (the plugin API: base.py)."""

@@ -1,0 +1,1 @@
+"""Text detectors and the model runtimes they use."""

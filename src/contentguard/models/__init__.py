@@ -1,0 +1,1 @@
+"""The model store: specs, cards, pull, verify; model sources and converters."""

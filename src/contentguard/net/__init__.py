@@ -1,0 +1,1 @@
+"""Outbound HTTP under the SSRF rules."""

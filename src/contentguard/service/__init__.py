@@ -1,0 +1,1 @@
+"""The application shared by every surface."""

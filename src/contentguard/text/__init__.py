@@ -1,1 +1,0 @@
-"""Text moderation: models and helpers that score strings."""
