@@ -9,10 +9,10 @@ never silently changed: what the client sent is what gets moderated and stored.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, GetJsonSchemaHandler
+from pydantic_core import CoreSchema, PydanticCustomError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -36,6 +36,17 @@ def _clean(value: object) -> object:
     return value
 
 
+class _SaysNoNul:
+    """The OpenAPI document says it too: a `pattern` without NUL (unless the field has a
+    stricter pattern of its own). Lone surrogates have no portable JSON Schema spelling."""
+
+    def __get_pydantic_json_schema__(self, core: CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        schema = handler(core)
+        schema.setdefault("pattern", NO_NUL_PATTERN)
+        return schema
+
+
+NO_NUL_PATTERN = "^[^\u0000]*$"
 # before the str validation: a constrained str (max_length…) refuses a surrogate itself, vaguely
-CleanStr = Annotated[str, BeforeValidator(_clean)]
+CleanStr = Annotated[str, BeforeValidator(_clean), _SaysNoNul()]
 """A `str` field that refuses lone surrogates and NUL (a 422 / 400 naming the field)."""
