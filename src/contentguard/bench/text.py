@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from contentguard import __version__, extras
 from contentguard.bench.images import _cpu_model
-from contentguard.bench.images import images as bench
+from contentguard.bench import images as bench
 from contentguard.bench.load import BUSY_CPU_PCT, CpuMeter
 from contentguard.detectors.base import TextDetector
 from contentguard.detectors.text.encoder import SentenceEncoder
