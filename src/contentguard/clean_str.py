@@ -9,10 +9,11 @@ never silently changed: what the client sent is what gets moderated and stored.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -36,6 +37,19 @@ def _clean(value: object) -> object:
     return value
 
 
-# before the str validation: a constrained str (max_length…) refuses a surrogate itself, vaguely
-CleanStr = Annotated[str, BeforeValidator(_clean)]
+class _NoNulInSchema:
+    """The OpenAPI document says it too (a `pattern`, unless the field has its own): JSON
+    Schema strings are Unicode text, which has no lone surrogates."""
+
+    @staticmethod
+    def __get_pydantic_json_schema__(schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out: dict[str, Any] = handler(schema)
+        out.setdefault("pattern", "^[^\\u0000]*$")
+        return out
+
+
+# checked before the str validation: a constrained str (max_length…) refuses a surrogate
+# itself, with a vaguer message
+CleanStr = Annotated[str, BeforeValidator(_clean), _NoNulInSchema]
 """A `str` field that refuses lone surrogates and NUL (a 422 / 400 naming the field)."""
