@@ -12,7 +12,8 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, GetJsonSchemaHandler
-from pydantic_core import CoreSchema, PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -36,17 +37,19 @@ def _clean(value: object) -> object:
     return value
 
 
-class _SaysNoNul:
-    """The OpenAPI document says it too: a `pattern` without NUL (unless the field has a
-    stricter pattern of its own). Lone surrogates have no portable JSON Schema spelling."""
+class _NoNulInSchema:
+    """The OpenAPI document says it too (a `pattern`, unless the field has its own): JSON
+    Schema strings are Unicode text, which has no lone surrogates."""
 
-    def __get_pydantic_json_schema__(self, core: CoreSchema, handler: GetJsonSchemaHandler) -> Any:
-        schema = handler(core)
-        schema.setdefault("pattern", NO_NUL_PATTERN)
-        return schema
+    @staticmethod
+    def __get_pydantic_json_schema__(schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out: dict[str, Any] = handler(schema)
+        out.setdefault("pattern", "^[^\\u0000]*$")
+        return out
 
 
-NO_NUL_PATTERN = "^[^\u0000]*$"
-# before the str validation: a constrained str (max_length…) refuses a surrogate itself, vaguely
-CleanStr = Annotated[str, BeforeValidator(_clean), _SaysNoNul()]
+# checked before the str validation: a constrained str (max_length…) refuses a surrogate
+# itself, with a vaguer message
+CleanStr = Annotated[str, BeforeValidator(_clean), _NoNulInSchema]
 """A `str` field that refuses lone surrogates and NUL (a 422 / 400 naming the field)."""

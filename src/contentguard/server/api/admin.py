@@ -132,7 +132,7 @@ class ThresholdChange(Strict):
 
 
 class PolicyChange(Strict):
-    thresholds: dict[CleanStr, ThresholdChange] = Field(
+    thresholds: dict[str, ThresholdChange] = Field(  # keys: the JSON decoder checks them
         min_length=1, description="Category name → new thresholds.")
     on_model_error: Literal["allow", "review", "block"] | None = None
 
