@@ -39,8 +39,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from contentguard import __version__
-from contentguard.bench.images import _cpu_model, _images
 from contentguard.bench import images as bench
+from contentguard.bench.images import _cpu_model, _images
 from contentguard.moderation.image import Item, Moderator
 from contentguard.schemas import ErrorResult
 from contentguard.settings import Settings

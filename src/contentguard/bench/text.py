@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from contentguard import __version__, extras
-from contentguard.bench.images import _cpu_model
 from contentguard.bench import images as bench
+from contentguard.bench.images import _cpu_model
 from contentguard.bench.load import BUSY_CPU_PCT, CpuMeter
 from contentguard.detectors.base import TextDetector
 from contentguard.detectors.text.encoder import SentenceEncoder

@@ -1,1 +1,2 @@
-"""Models that score content, and their registry (the plugin API: base.py)."""
+"""Models that score content, and their registry (the plugin API: `base.py`, entry-point group
+`contentguard.detectors`). Layer: detectors; imports media, models and the foundations."""

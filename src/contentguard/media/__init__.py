@@ -1,4 +1,5 @@
-"""The media layer: read bytes within limits, sniff their real type, decode them to RGB frames.
+"""The media layer: read bytes within limits, sniff their real type, decode them to RGB frames;
+normalise texts against evasion (`text.py`). No network (that is `net/`).
 
 It never trusts its input and imports only the foundations (settings, errors, schemas).
 """

@@ -1,4 +1,6 @@
-"""The HTTP service: the `/v1` API, health and metrics endpoints and the web UI (surface layer)."""
+"""The HTTP surface: the `/v1` API (`api/`), the web UI (`pages/`), health and metrics, and the
+transport limits `serve` runs uvicorn with. Layer: surfaces; the only layer that imports FastAPI
+(with `bench/`); the work itself is the service's."""
 
 from contentguard.server.app import create_app
 

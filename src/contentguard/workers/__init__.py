@@ -1,1 +1,2 @@
-"""Processes that are not the HTTP service."""
+"""Processes that are not the HTTP service: `scan` today; stream consumers and Ray/Spark jobs
+next. Layer: surfaces; imports anything below the surfaces."""

@@ -1,1 +1,1 @@
-"""The JSON API routers."""
+"""The JSON API routers under `/v1` (and health): one module per area."""

@@ -1,1 +1,1 @@
-"""The HTML page routers."""
+"""The HTML page routers: the check page, sign-in, the admin pages."""

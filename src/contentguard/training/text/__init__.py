@@ -1,1 +1,1 @@
-"""Training of the text heads."""
+"""Training and evaluating the text heads on the labelled sets (`contentguard train-text`)."""
