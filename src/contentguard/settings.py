@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         "request that would go over is refused whole.",
     )
     roles: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["all"],
+        ["all"],
         description="What this process does (comma-separated): routers `api` (moderation, "
         "results, appeals from platforms), `ui` (the check page, sign-in), `review` (queue and "
         "appeals), `admin` (admin API and pages, webhooks); background tasks `jobs` "
@@ -351,6 +351,8 @@ def settings_markdown() -> str:
             default = "(user data)/contentguard"
         elif field.default_factory is list:
             default = ""
+        elif isinstance(field.default, list):
+            default = ",".join(field.default)
         else:
             default = field.default
         lines.append(
