@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate, groupby
 
 __all__ = ["Normalized", "normalize", "normalize_many"]
 
@@ -229,10 +231,31 @@ def _compatibility(d: _Draft) -> _Draft:
             continue
         b.keep(d, pos, i)
         for ci, cj in _clusters(text[i:j]):
-            b.put(unicodedata.normalize("NFKC", text[i + ci : i + cj]), d.starts[i + ci], d.ends[i + cj - 1])
+            b.put(_nfkc(text[i + ci : i + cj]), d.starts[i + ci], d.ends[i + cj - 1])
         pos = j
     b.keep(d, pos, len(text))
     return b.build(d)
+
+
+_LONG_CLUSTER = 32  # a letter with more marks than this is put in canonical order by `_nfkc` itself
+
+
+def _nfkc(cluster: str) -> str:
+    """NFKC of one cluster, in time linear in its length.
+
+    CPython puts the combining marks of a cluster in canonical order by insertion sort, quadratic
+    in a run of marks out of order ("a" and 20,000 stacked marks of mixed classes: seconds). So a
+    long cluster is decomposed character by character here and each run of marks sorted (stably, by
+    combining class, as Unicode's canonical ordering says): that is exactly its NFKD, on which NFKC
+    has nothing left to reorder and only composes.
+    """
+    if len(cluster) <= _LONG_CLUSTER:
+        return unicodedata.normalize("NFKC", cluster)
+    decomposed = "".join([unicodedata.normalize("NFKD", c) for c in cluster])
+    ordered: list[str] = []
+    for _, run in groupby(decomposed, key=lambda c: unicodedata.combining(c) == 0):
+        ordered += sorted(run, key=unicodedata.combining)  # a run of starters stays as it is
+    return unicodedata.normalize("NFKC", "".join(ordered))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,6 +271,7 @@ _INVISIBLE = re.compile(
     "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
+_INVISIBLE_RUN = re.compile(f"{_INVISIBLE.pattern}+")
 _ASCII_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _INVISIBLE within ASCII
 _SPACE_LIKE = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2800")  # whitespace controls, braille blank
 _JOINERS = frozenset("\u200c\u200d")
@@ -271,12 +295,32 @@ def _alphabetic(c: str) -> bool:
     )
 
 
-def _complex(text: str, k: int, step: int) -> bool:
-    """Whether the nearest visible character from k (going by `step`, and looking through marks to
-    their base going back) is in a script or emoji where joiners and selectors are legitimate."""
-    k += step
-    while 0 <= k < len(text) and (_INVISIBLE.match(text, k) or (step < 0 and _is_mark(text[k]))):
-        k += step
+class _BaseBefore:
+    """Whether the nearest visible character before a position, looking through marks to their
+    base, is `_complex`: asked left to right, each answer picks up where the previous one stopped,
+    so "a" followed by 20,000 marks and joiners is walked through once, not once per joiner."""
+
+    __slots__ = ("text", "_from", "_base")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._from, self._base = 0, -1  # before _from, the nearest base is at _base (-1: none)
+
+    def complex(self, k: int) -> bool:
+        text, p = self.text, k - 1
+        if k < self._from:
+            self._from, self._base = 0, -1
+        while p >= self._from and (_INVISIBLE.match(text, p) or _is_mark(text[p])):
+            p -= 1
+        if p < self._from:
+            p = self._base
+        self._from, self._base = k, p
+        return _complex(text, p)
+
+
+def _complex(text: str, k: int) -> bool:
+    """Whether text[k] (none when k is out of range) is in a script or emoji where joiners and
+    selectors are legitimate: not a letter of an alphabet, not a space."""
     return 0 <= k < len(text) and not _alphabetic(text[k]) and not text[k].isspace()
 
 
@@ -288,39 +332,42 @@ def _is_selector(c: str) -> bool:
     return "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef"
 
 
-def _keeps(text: str, k: int) -> bool:
-    """ZWJ/ZWNJ between emoji or within Arabic/Indic text, variation selectors after emoji or CJK, and
-    emoji flag tags are meaningful; next to letters of an alphabet they only split a word."""
-    c = text[k]
-    if c in _JOINERS:
-        return _complex(text, k, -1) and _complex(text, k, 1)
-    if _is_selector(c):
-        return _complex(text, k, -1) or text[k + 1 : k + 2] == _KEYCAP
-    if _is_tag(c):
-        while k > 0 and _is_tag(text[k - 1]):
-            k -= 1
-        return k > 0 and text[k - 1] == _TAG_BASE
-    return False
-
-
 def _is_tag(c: str) -> bool:
     return "\U000e0020" <= c <= "\U000e007f"
 
 
 def _drop_invisible(d: _Draft) -> _Draft:
-    """Remove zero-width, bidi, soft-hyphen and other invisible characters; odd whitespace becomes a space."""
-    if not _INVISIBLE.search(d.text):
+    """Remove zero-width, bidi, soft-hyphen and other invisible characters; odd whitespace becomes a space.
+
+    ZWJ/ZWNJ between emoji or within Arabic/Indic text, variation selectors after emoji or CJK, and
+    emoji flag tags are meaningful and stay; next to letters of an alphabet they only split a word.
+    A run of invisible characters is read at once: what lies on either side is the same for all.
+    """
+    text = d.text
+    if not _INVISIBLE.search(text):
         return d
-    b, pos = _Builder(), 0
-    for m in _INVISIBLE.finditer(d.text):
-        k = m.start()
-        b.keep(d, pos, k)
-        pos = k + 1
-        if d.text[k] in _SPACE_LIKE:
-            b.put(" ", d.starts[k], d.ends[k])
-        elif _keeps(d.text, k):
-            b.keep(d, k, k + 1)
-    b.keep(d, pos, len(d.text))
+    b, pos, before = _Builder(), 0, _BaseBefore(text)  # text[pos:] is not yet in b
+    for m in _INVISIBLE_RUN.finditer(text):
+        s, e = m.span()
+        left = right = None  # whether the visible characters around the run are `_complex`
+        tags = s > 0 and text[s - 1] == _TAG_BASE  # the run holds only tags after a black flag so far
+        for k in range(s, e):
+            c = text[k]
+            tags = tags and _is_tag(c)
+            if c in _JOINERS or _is_selector(c):
+                if left is None:
+                    left, right = before.complex(s), _complex(text, e)
+                if (left and right) if c in _JOINERS else (left or text[k + 1 : k + 2] == _KEYCAP):
+                    continue
+            elif tags:
+                continue
+            b.keep(d, pos, k)
+            pos = k + 1
+            if c in _SPACE_LIKE:
+                b.put(" ", d.starts[k], d.ends[k])
+    if pos == 0:
+        return d
+    b.keep(d, pos, len(text))
     return b.build(d)
 
 
@@ -425,23 +472,40 @@ def _lookalike_words(text: str) -> list[tuple[int, int]]:
         return [(i, j) for i, j, _, _ in words]
     latin_total = len(_LATIN_LETTER.findall(text))
     foreign_total = sum(_script(c) == _FOREIGN for c in _HAS_FOREIGN.findall(text))
-    chosen: list[tuple[int, int, int, int]] = []
-    while True:  # a converted word makes its neighbours' context more Latin: repeat until settled
-        moved = sum(foreign for _, _, _, foreign in chosen)
-        totals = latin_total + moved, foreign_total - moved
-        new = [w for w in words if w not in chosen and _spell_latin(*w[2:], *totals)]
-        if not new:
-            return sorted((i, j) for i, j, _, _ in chosen)
-        chosen += new
+    # A converted word makes its neighbours' context more Latin (its letters move from the foreign
+    # total to the Latin one), so the rule is applied until it settles. A word's rule holds from
+    # some number of moved letters on (`_letters_to_move`) and keeps holding as more move, so one
+    # pass over the words in that order settles it: re-reading every word after each change was
+    # quadratic in the words.
+    order = sorted((_letters_to_move(latin, foreign, latin_total, foreign_total), i, j, foreign)
+                   for i, j, latin, foreign in words)
+    chosen, moved = [], 0
+    for need, i, j, foreign in order:
+        if need > moved:
+            break
+        chosen.append((i, j))
+        moved += foreign
+    return sorted(chosen)
 
 
 def _spell_latin(latin: int, foreign: int, latin_total: int, foreign_total: int) -> bool:
+    """The rule for one word of `latin` and `foreign` letters in a text of those totals."""
     latin_elsewhere, foreign_elsewhere = latin_total - latin, foreign_total - foreign
     return (
         latin >= foreign
         or latin_elsewhere > foreign_elsewhere
         or (latin > 0 and latin_elsewhere >= foreign_elsewhere)
     )
+
+
+def _letters_to_move(latin: int, foreign: int, latin_total: int, foreign_total: int) -> int:
+    """The fewest letters other words must move from the foreign total to the Latin one for
+    `_spell_latin` to hold for this word (moving m letters adds 2m to the Latin lead elsewhere)."""
+    if latin >= foreign:
+        return 0
+    lead = (latin_total - latin) - (foreign_total - foreign)
+    # it holds when lead + 2m > 0, or lead + 2m >= 0 for a word with a Latin letter
+    return max(0, -(lead // 2) if latin > 0 else -((lead - 1) // 2))
 
 
 def _foreign_words(text: str) -> Iterable[tuple[int, int]]:
@@ -506,20 +570,25 @@ def _strip_kind(c: str) -> tuple[int, str] | None:
     return (_PLAIN, bare) if bare != c else None
 
 
-def _base_of(text: str, k: int) -> str | None:
-    """The character a combining mark at k sits on (skipping the marks between), None at the start."""
+def _base_of(text: str, k: int, known: int = -1, known_base: str | None = None) -> str | None:
+    """The character a combining mark at k sits on (skipping the marks between), None at the start.
+
+    `known` is an earlier mark whose base is `known_base`: the walk back stops there, so the marks
+    of a run of 20,000 are each walked over once, not once per mark after them.
+    """
     k -= 1
     while k >= 0 and (_strip_kind(text[k]) or (0, ""))[0] == _MARK:
+        if k == known:
+            return known_base
         k -= 1
     return text[k] if k >= 0 else None
 
 
-def _strips(text: str, k: int) -> bool:
+def _strips(c: str, base: str | None) -> bool:
     """Marks go when they sit on Latin or ASCII (zalgo, accents); elsewhere they are spelling."""
-    base = _base_of(text, k)
     if base is None:
         return False
-    if text[k] == _KEYCAP:
+    if c == _KEYCAP:
         return base.isalpha()
     return base.isascii() or _script(base) == _LATIN
 
@@ -529,12 +598,15 @@ def _strip_marks(d: _Draft) -> _Draft:
     if d.text.isascii():
         return d
     b, pos = _Builder(), 0
+    mark, base = -1, None  # the last mark seen and the character it sits on
     for m in _NON_ASCII.finditer(d.text):
         k = m.start()
         if (kind := _strip_kind(m.group())) is None:
             continue
-        if kind[0] == _MARK and not _strips(d.text, k):
-            continue
+        if kind[0] == _MARK:
+            mark, base = k, _base_of(d.text, k, mark, base)
+            if not _strips(m.group(), base):
+                continue
         b.keep(d, pos, k)
         if kind[0] == _MARK and b.ends:
             b.ends[-1] = d.ends[k]  # the letter keeps its marks in the original span
@@ -559,13 +631,30 @@ _NON_SPACE = re.compile(r"\S*")
 _EMAIL = re.compile(r"\w@[\w-]+\.\w")
 
 
-def _protected(text: str, hashtags: bool = True) -> list[tuple[int, int]]:
+class _Spans:
+    """Spans of a text that can be asked whether they overlap [i, j) in log time (a text may hold
+    thousands of mentions and as many words to check against them)."""
+
+    __slots__ = ("starts", "reach")
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        ordered = sorted(spans)
+        self.starts = [s for s, _ in ordered]
+        self.reach = list(accumulate((e for _, e in ordered), max))  # furthest end of the first k
+
+    def overlap(self, i: int, j: int) -> bool:
+        """Whether a span starting before j ends after i."""
+        k = bisect_left(self.starts, j)
+        return k > 0 and self.reach[k - 1] > i
+
+
+def _protected(text: str, hashtags: bool = True) -> _Spans:
     """Spans of @mentions, #hashtags (unless told not to), URLs and e-mail addresses."""
     if "@" not in text and "#" not in text and "/" not in text and "www." not in text:
-        return []
+        return _Spans()
     tags = [m.span() for m in _TAG.finditer(text) if hashtags or m.group()[0] == "@"]
     spans = [(i, j) for i, j in tags if _tag_at(text, i)]
-    return spans + [(i, j) for i, j in _address_chunks(text) if _is_address(text[i:j])]
+    return _Spans(spans + [(i, j) for i, j in _address_chunks(text) if _is_address(text[i:j])])
 
 
 def _address_chunks(text: str) -> list[tuple[int, int]]:
@@ -602,10 +691,6 @@ def _is_address(chunk: str) -> bool:
     return chunk.startswith("www.") or _EMAIL.search(chunk) is not None
 
 
-def _inside(spans: list[tuple[int, int]], i: int, j: int) -> bool:
-    return any(i < e and s < j for s, e in spans)
-
-
 # --------------------------------------------------------------------------------------------------
 # Step 5: letters split by spaces or punctuation
 
@@ -628,16 +713,18 @@ _MAY_SPLIT = re.compile(
 _MAY_SPLIT_AT_START = re.compile(rf"{_UNIT}{_SEPARATOR_CHAR}+{_UNIT}{_SEPARATOR_CHAR}+{_UNIT}")
 
 
-def _spelled_out(d: _Draft) -> Iterable[tuple[int, int, list[int]]]:
+def _spelled_out(d: _Draft) -> Iterable[tuple[int, int, Sequence[int]]]:
     """(start, end, positions of the characters) of each run of characters spelled out one by one
     that should be glued: the longest such run from the leftmost start. A run that should not be may
     begin or end one that should ("$ i d i o t", "i d i o t 2 3 4"), so the search goes on inside it
     (up to 40 characters: more would make it quadratic)."""
     k = 0
     while (m := _SPLIT.search(d.text, k)) is not None:
-        units = [p for p in range(*m.span()) if not d.text[p].isspace() and d.text[p] not in _SEPARATORS]
+        step = len(m.group("sep")) + 1  # each unit is one character, each separator the same
+        units = range(m.start(), m.end(), step)
+        letters = list(accumulate(map(str.isalpha, d.text[m.start() : m.end() : step])))  # in the first n
         ends = range(len(units), 2, -1) if len(units) <= 40 else [len(units)]
-        n = next((n for n in ends if _glue(d, units[:n])), 0)
+        n = next((n for n in ends if _glue(d, units[:n], letters[n - 1])), 0) if letters[-1] > 1 else 0
         if n:
             k = units[n - 1] + 1
             yield m.start(), k, units[:n]
@@ -645,11 +732,10 @@ def _spelled_out(d: _Draft) -> Iterable[tuple[int, int, list[int]]]:
             k = m.start() + 1 if len(units) <= 40 else m.end()
 
 
-def _glue(d: _Draft, units: list[int]) -> bool:
+def _glue(d: _Draft, units: Sequence[int], letters: int) -> bool:
     """Glue 2+ letters when they outnumber the digits and symbols ("1 2 3" stays). Three lower-case
     letters separated by spaces are more often text-speak ("u r a", "a b c") than a spelled-out word,
-    so of those only "A S S" is glued."""
-    letters = sum(d.text[k].isalpha() for k in units)
+    so of those only "A S S" is glued. (`letters` of the units are letters.)"""
     if letters < 2 or 2 * letters <= len(units):
         return False
     return len(units) > 3 or not d.text[units[0] + 1].isspace() or all(_typed_upper(d, k) for k in units)
@@ -659,7 +745,7 @@ def _typed_upper(d: _Draft, k: int) -> bool:
     return d.source[d.starts[k] : d.ends[k]].isupper()
 
 
-def _article_apart(d: _Draft, units: list[int]) -> bool:
+def _article_apart(d: _Draft, units: Sequence[int]) -> bool:
     """Whether a leading "a"/"I" is a word of its own: its case differs from the spelled-out word's,
     as in "a S H I T" or "I h a t e". (All-lower "a s h i t" is ambiguous and gets glued.)"""
     if len(units) < 4 or d.text[units[0]] not in "ai":
@@ -676,7 +762,7 @@ def _rejoin(d: _Draft) -> _Draft:
     protected = _protected(d.text)
     b, pos = _Builder(), 0
     for start, end, units in _spelled_out(d):
-        if _inside(protected, start, end):
+        if protected.overlap(start, end):
             continue
         b.keep(d, pos, start)
         if _article_apart(d, units):
@@ -706,7 +792,6 @@ _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|+")
 _TOKEN_TAIL = re.compile(r"[a-z0-9@$!|+]*")
 _RUNS = re.compile(r"[a-z]+|[^a-z]+")
 _ELONGATION = re.compile(r"(.)\1+")
-_EXCLAIMING = re.compile(r"![!1]*$")  # "wow!", "no!!1" end a sentence; they are not letters
 _CURRENCY = re.compile(r"\$\d")
 _LETTERLESS_DIGIT = re.compile("[2689]")
 _PUNCTUATION = frozenset("!|+")
@@ -718,8 +803,8 @@ def _unleet_token(token: str) -> str | None:
     It is when it is 3+ characters long, has no digit without a letter reading (2 6 8 9) and no "$5",
     and a run of its leet characters reads as letters (`_reads_as_letters`); then all of them are.
     """
-    tail = _EXCLAIMING.search(token)
-    core = token[: tail.start()] if tail else token
+    tail = token.find("!", len(token.rstrip("!1")))  # the exclamation at its end ("wow!", "no!!1")
+    core = token[:tail] if tail >= 0 else token
     if len(core) < 3 or _LETTERLESS_DIGIT.search(core) or _CURRENCY.search(core):
         return None
     runs = _RUNS.findall(core)
@@ -791,7 +876,7 @@ def _unleet(d: _Draft) -> _Draft:
             continue
         if protected is None:
             protected = _protected(d.text)
-        if _inside(protected, i, j):
+        if protected.overlap(i, j):
             continue
         parts += [d.text[pos:i], plain]
         pos = j
@@ -827,7 +912,7 @@ def _squeeze(d: _Draft) -> _Draft:
     b, pos, elongated = _Builder(), 0, []
     for m in matches:
         s, e = m.span()
-        if _inside(protected, s, e):
+        if protected.overlap(s, e):
             continue
         b.keep(d, pos, s + 1)
         elongated.append(b.length)
