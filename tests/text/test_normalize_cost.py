@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from contentguard.text.normalize import _letters_to_move, _nfkc, _spell_latin, normalize
+from contentguard.media.text import _letters_to_move, _nfkc, _spell_latin, normalize
 
 SIZE, SMALL = 20_000, 5_000
 LINEAR = 6.0  # cost at n characters over cost at n / 4: linear is 4, quadratic 16
