@@ -10,36 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contentguard.errors import CODES
+
 Decision = Literal["allow", "review", "block"]
 # Images: the three-way answer; texts: the strongest text category, or neutral.
 Label = Literal["explicit", "suggestive", "neutral", "hate", "offensive", "profanity", "spam"]
 Kind = Literal["image", "text", "video"]
 ModelStatus = Literal["ok", "error", "skipped"]
 
-ErrorCode = Literal[
-    "unsupported_media",
-    "too_large",
-    "decode_failed",
-    "fetch_failed",
-    "blocked_url",
-    "timeout",
-    "not_found",
-    "invalid_policy",
-    "model_unavailable",
-    "model_integrity",
-    "internal_error",
-    # request-level (HTTP service): no item is involved
-    "bad_request",
-    "invalid_request",
-    "overloaded",
-    "not_ready",
-    "method_not_allowed",
-    # accounts and workflow
-    "unauthorized",
-    "forbidden",
-    "conflict",
-    "rate_limited",
-]
+# The codes of `errors.CODES`, the one table of them (with each one's HTTP status and meaning).
+ErrorCode = Literal[tuple(CODES)]  # type: ignore[valid-type]
 
 
 class Detection(BaseModel):

@@ -17,8 +17,9 @@ GROUP = "contentguard.detectors"
 
 
 class UnknownDetector(ContentGuardError):
+    """A policy names a detector no installed package registers (raised while models load)."""
+
     code = "unknown_detector"
-    http_status = 400
 
 
 def available() -> dict[str, type[Detector]]:

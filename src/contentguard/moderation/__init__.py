@@ -1,4 +1,4 @@
 """Signals to decisions: the policy (YAML, versioned), the image and text moderators that run
-detectors and assemble the one result contract, and the micro-batcher that batches model runs
-across requests. Layer: moderation; imports detectors, media, net, models and the foundations,
-never store, service or a surface."""
+detectors, the one assembler of their results and errors (`assemble`), and the micro-batcher
+that batches model runs across requests. Layer: moderation; imports detectors, media, net,
+models and the foundations, never store, service or a surface."""

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import get_args
 
 from contentguard import metrics
 from contentguard.detectors import registry
@@ -23,16 +22,9 @@ from contentguard.detectors.base import ImageDetector, Prepared, Signals, warm_u
 from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
 from contentguard.media.thumbnail import thumbnail
-from contentguard.moderation.policy import Policy, peak_categories, three_way_label
-from contentguard.schemas import (
-    Detection,
-    ErrorCode,
-    ErrorDetail,
-    ErrorResult,
-    ModelRun,
-    ModerationResult,
-    Outcome,
-)
+from contentguard.moderation import assemble
+from contentguard.moderation.policy import Policy, three_way_label
+from contentguard.schemas import Detection, ModelRun, ModerationResult, Outcome
 from contentguard.settings import Settings
 
 CLASSIFIER = "nsfw-classifier"
@@ -228,7 +220,7 @@ class Moderator:
             if job.skipped:
                 yield Skipped(job.item.source, job.id)
             elif job.error is not None:
-                yield self._error(job.item.source, job.error, job.started)
+                yield assemble.error_result(job.item.source, job.error, job.started)
             elif job.frame is not None:
                 yield self._result(job, [(job.frame, frame_outcomes[id(job)])])
             else:
@@ -305,33 +297,23 @@ class Moderator:
                     break  # one blocked frame decides the animation
         except ContentGuardError as exc:
             if not looked:
-                return self._error(job.item.source, exc, job.started)
+                return assemble.error_result(job.item.source, exc, job.started)
             # Frames already looked at still count; a later undecodable frame is reported
             # by moderating what could be read.
         return self._result(job, looked)
 
     # --- assembling results ------------------------------------------------------------
     def _result(self, job: _Job, looked: list[tuple[Frame, _FrameOutcome]]) -> ModerationResult:
+        """The item's result from the frames looked at (`assemble`), with what only images
+        have: the classifier's three-way label of the decisive frame, and the detections."""
         assert job.media is not None
-        model_of = {d.name: d.model_name for d in self.detectors}
-        per_frame = [self.policy.categories_for(out.signals) for _, out in looked]
-
-        # Item-level category = its highest score over the frames looked at.
-        categories, where = peak_categories(per_frame)
-        reasons = self.policy.reasons_for(categories, model_of)
-        failed = any(r.status == "error" for _, out in looked for r in out.runs.values())
-        decision = self.policy.decide(reasons, model_failed=failed)
-
-        # The decisive frame: where the most severe reason's category peaked, else the frame
-        # with the highest classifier-based category.
-        if reasons:
-            decisive = where[reasons[0].category]
-        else:
-            decisive = max(
-                range(len(looked)),
-                key=lambda p: max(per_frame[p].values(), default=0.0),
-            )
-        frame, outcome = looked[decisive]
+        judged = assemble.judge(
+            self.policy,
+            [out.signals for _, out in looked],
+            assemble.merge_runs(out.runs for _, out in looked),
+            {d.name: d.model_name for d in self.detectors},
+        )
+        frame, outcome = looked[judged.decisive]
         scores = outcome.signals.get(CLASSIFIER, Signals()).scores
         label, confidence = three_way_label(scores) if scores else ("neutral", 0.0)
 
@@ -341,52 +323,21 @@ class Moderator:
                 detections.extend(sig.detections)
         detections.sort(key=lambda d: -d.score)
 
-        runs: dict[str, ModelRun] = {}
-        for _, out in looked:
-            for name, run in out.runs.items():
-                prev = runs.get(name)
-                if prev is None:
-                    runs[name] = run
-                else:
-                    status = "error" if "error" in (prev.status, run.status) else (
-                        "ok" if "ok" in (prev.status, run.status) else "skipped"
-                    )
-                    runs[name] = prev.model_copy(update={
-                        "status": status,
-                        "duration_ms": round(prev.duration_ms + run.duration_ms, 3),
-                        "error": prev.error or run.error,
-                    })
-        model_ms = sum(r.duration_ms for r in runs.values())
+        model_ms = sum(r.duration_ms for r in judged.models)
         prep_ms = sum(job.prep_ms.values())
-        return ModerationResult(
+        return judged.result(
             id=job.id,
             source=job.item.source,
             kind="image",
             media_type=job.media.media_type,
-            decision=decision,
             label=label,
             confidence=confidence,
             scores={k: round(v, 6) for k, v in scores.items()},
-            categories=categories,
             detections=detections,
-            reasons=reasons,
             frames=len(looked),
             total_frames=job.media.total_frames,
             decisive_frame=frame.index if job.media.animated else None,
             width=job.media.width,
             height=job.media.height,
-            models=list(runs.values()),
-            policy_version=self.policy.version,
             duration_ms=round(job.cpu_ms - prep_ms + model_ms, 3),
-        )
-
-    @staticmethod
-    def _error(source: str, exc: ContentGuardError, started: float) -> ErrorResult:
-        code = exc.code if exc.code in get_args(ErrorCode) else "internal_error"
-        return ErrorResult(
-            source=source,
-            error=ErrorDetail(
-                code=code, message=exc.message, upstream_status=exc.details.get("upstream_status")
-            ),
-            duration_ms=_ms(time.perf_counter() - started),
         )

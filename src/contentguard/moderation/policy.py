@@ -182,18 +182,6 @@ class Policy(BaseModel):
         return all(score < cascade.safe_below for score in categories.values())
 
 
-def peak_categories(parts: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, int]]:
-    """An item's categories from its parts (frames, text chunks): each category's highest score,
-    and the index of the part where it peaked (the first, on ties)."""
-    categories: dict[str, float] = {}
-    where: dict[str, int] = {}
-    for pos, cats in enumerate(parts):
-        for name, score in cats.items():
-            if name not in categories or score > categories[name]:
-                categories[name], where[name] = score, pos
-    return categories, where
-
-
 def three_way_label(scores: Mapping[str, float]) -> tuple[Label, float]:
     """nsfwjs's web-app answer: explicit = porn + hentai, suggestive = sexy,
     neutral = neutral + drawing; the label is the largest, its sum the confidence."""

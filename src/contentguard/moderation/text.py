@@ -20,24 +20,16 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from contentguard import metrics
 from contentguard.detectors import registry
 from contentguard.detectors.base import Signals, TextDetector, warm_up_all
 from contentguard.errors import ContentGuardError, TooLarge
 from contentguard.media.text import Normalized, normalize
-from contentguard.moderation.policy import Policy, peak_categories
-from contentguard.schemas import (
-    ErrorDetail,
-    ErrorResult,
-    Evidence,
-    Label,
-    ModelRun,
-    ModerationResult,
-    Outcome,
-    Reason,
-)
+from contentguard.moderation import assemble
+from contentguard.moderation.policy import Policy
+from contentguard.schemas import Evidence, Label, ModelRun, Outcome, Reason
 from contentguard.settings import Settings
 
 log = logging.getLogger("contentguard.text")
@@ -140,9 +132,10 @@ class TextModerator:
         item.chunks = [_Chunk(lo, normalize(text[lo:hi])) for lo, hi in chunk_spans(text, words)]
         return item
 
-    def _run(self, chunks: list[_Chunk]) -> dict[str, tuple[str, float, str | None]]:
-        """Each detector over every chunk; returns per detector (status, ms per chunk, error)."""
-        runs: dict[str, tuple[str, float, str | None]] = {}
+    def _run(self, chunks: list[_Chunk]) -> dict[str, ModelRun]:
+        """Each detector over every chunk; returns per detector the run of one chunk (its
+        status, its share of the batch's time, the error)."""
+        runs: dict[str, ModelRun] = {}
         if not chunks:
             return runs
         for det in self.detectors:
@@ -152,61 +145,48 @@ class TextModerator:
             except Exception as exc:  # one model failing keeps the others' results
                 log.exception("text detector %s failed", det.name)
                 share = (time.perf_counter() - t) * 1000 / len(chunks)
-                runs[det.name] = ("error", share, f"{exc.__class__.__name__}: {exc}")
+                runs[det.name] = ModelRun(name=det.model_name, version=det.version, status="error",
+                                          duration_ms=share, error=f"{exc.__class__.__name__}: {exc}")
                 continue
             elapsed = time.perf_counter() - t
             metrics.MODEL_RUN_SECONDS.labels(det.name).observe(elapsed)
             metrics.MODEL_BATCH_SIZE.labels(det.name).observe(len(chunks))
             for chunk, sig in zip(chunks, signals, strict=True):
                 chunk.signals[det.name] = sig
-            runs[det.name] = ("ok", elapsed * 1000 / len(chunks), None)
+            runs[det.name] = ModelRun(name=det.model_name, version=det.version, status="ok",
+                                      duration_ms=elapsed * 1000 / len(chunks))
         return runs
 
-    def _outcome(self, item: _Text, runs: dict[str, tuple[str, float, str | None]]) -> Outcome:
+    def _outcome(self, item: _Text, runs: dict[str, ModelRun]) -> Outcome:
+        """The text's result from its chunks (`assemble`), with what only texts have: the
+        evidence of each reason, the label of the strongest text category."""
         if item.error is not None:
-            return ErrorResult(
-                source=item.source,
-                error=ErrorDetail(code=item.error.code, message=item.error.message),  # type: ignore[arg-type]
-                duration_ms=round((time.perf_counter() - item.started) * 1000, 3),
-            )
-        per_chunk = [self.policy.categories_for(c.signals) for c in item.chunks]
-        categories, where = peak_categories(per_chunk)
-        model_of = {d.name: d.model_name for d in self.detectors}
-        reasons = [self._with_evidence(r, item, where) for r in self.policy.reasons_for(categories, model_of)]
-        failed = any(status == "error" for status, _, _ in runs.values())
-        decision = self.policy.decide(reasons, model_failed=failed)
-        if reasons:
-            decisive = where[reasons[0].category]
-        else:
-            decisive = max(range(len(per_chunk)), key=lambda p: max(per_chunk[p].values(), default=0.0))
-        scores: dict[str, float] = {}
-        for sig in item.chunks[decisive].signals.values():
-            scores.update({k: round(v, 6) for k, v in sig.scores.items()})
-        label, confidence = text_label(categories)
+            return assemble.error_result(item.source, item.error, item.started)
         n = len(item.chunks)
-        models = [
-            ModelRun(name=d.model_name, version=d.version, status=runs[d.name][0],  # type: ignore[arg-type]
-                     duration_ms=round(runs[d.name][1] * n, 3), error=runs[d.name][2])
-            for d in self.detectors
-        ]
-        return ModerationResult(
+        judged = assemble.judge(
+            self.policy,
+            [c.signals for c in item.chunks],
+            assemble.merge_runs([runs] * n),  # every chunk took its share of each batched run
+            {d.name: d.model_name for d in self.detectors},
+        )
+        judged = replace(judged, reasons=[self._with_evidence(r, item, judged.where) for r in judged.reasons])
+        scores: dict[str, float] = {}
+        for sig in item.chunks[judged.decisive].signals.values():
+            scores.update({k: round(v, 6) for k, v in sig.scores.items()})
+        label, confidence = text_label(judged.categories)
+        return judged.result(
             id=hashlib.sha256(item.text.encode("utf-8")).hexdigest(),
             source=item.source,
             kind="text",
             media_type="text/plain",
-            decision=decision,
             label=label,
             confidence=confidence,
             scores=scores,
-            categories=categories,
             detections=[],
-            reasons=reasons,
             frames=n,
             total_frames=n,
-            decisive_frame=decisive if n > 1 else None,
-            models=models,
-            policy_version=self.policy.version,
-            duration_ms=round((time.perf_counter() - item.started) * 1000, 3),
+            decisive_frame=judged.decisive if n > 1 else None,
+            duration_ms=assemble.elapsed_ms(item.started),
         )
 
     def _with_evidence(self, reason: Reason, item: _Text, where: dict[str, int]) -> Reason:

@@ -15,45 +15,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from contentguard.errors import ContentGuardError, Overloaded, RateLimited, Unauthorized
+from contentguard.errors import (
+    CODES,
+    ContentGuardError,
+    Overloaded,
+    RateLimited,
+    Unauthorized,
+    contract_code,
+)
 from contentguard.schemas import ErrorDetail, ErrorResult, Outcome
 
 log = logging.getLogger("contentguard.server")
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media",
-    422: "invalid_request",
-    429: "overloaded",
-    503: "not_ready",
-}
-_STATUS_OF_CODE = {
-    "unsupported_media": 415,
-    "too_large": 413,
-    "decode_failed": 422,
-    "fetch_failed": 502,
-    "blocked_url": 400,
-    "timeout": 504,
-    "not_found": 404,
-    "invalid_policy": 422,
-    "model_unavailable": 503,
-    "model_integrity": 503,
-    "internal_error": 500,
-    "bad_request": 400,
-    "invalid_request": 422,
-    "overloaded": 429,
-    "not_ready": 503,
-    "method_not_allowed": 405,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "conflict": 409,
-    "rate_limited": 429,
-}
+# The code a bare HTTP error gets (Starlette's 404 and 405, an `HTTPException`): the table's
+# `bare` code of that status; any other status is `bad_request` below 500, `internal_error` above.
+_HTTP_CODES = {row.status: code for code, row in CODES.items() if row.bare}
 
 
 def documented(described: Mapping[int, str], *statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -119,7 +95,7 @@ def _error_content() -> dict[str, Any]:
 def status_of(outcome: Outcome) -> int:
     """HTTP status of a single-item answer: 200 for a result, the error's status otherwise."""
     if isinstance(outcome, ErrorResult):
-        return _STATUS_OF_CODE.get(outcome.error.code, 500)
+        return CODES[outcome.error.code].status
     return 200
 
 
@@ -173,7 +149,8 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": 'Bearer realm="contentguard"'}
-        return error_response(exc.code, exc.message, exc.http_status, headers)
+        code = contract_code(exc.code)
+        return error_response(code, exc.message, CODES[code].status, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from contentguard import metrics
 from contentguard.errors import ContentGuardError, NotReady
+from contentguard.moderation.assemble import error_result  # also the service's (service/jobs.py)
 from contentguard.moderation.batcher import MicroBatcher
 from contentguard.moderation.image import Item, Moderator
 from contentguard.moderation.text import TextItem, TextModerator
 from contentguard.net.fetch import check_url, fetch
-from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
+from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.service.wakes import Wakes
 from contentguard.settings import Settings
 from contentguard.store import decisions, policies
@@ -264,15 +265,3 @@ async def fetch_item(url: str, settings: Settings) -> Item | ErrorResult:
     except ContentGuardError as exc:
         return error_result(url, exc)
     return Item.from_bytes(fetched.data, url)
-
-
-def error_result(source: str | None, exc: ContentGuardError) -> ErrorResult:
-    """The contract's error object for an error raised before the pipeline saw the item."""
-    return ErrorResult(
-        source=source,
-        error=ErrorDetail(
-            code=exc.code,  # type: ignore[arg-type]
-            message=exc.message,
-            upstream_status=exc.details.get("upstream_status"),  # type: ignore[arg-type]
-        ),
-    )

@@ -48,7 +48,6 @@ _SAFE = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 class ExportError(ContentGuardError):
     code = "bad_request"
-    http_status = 400
 
 
 @dataclass
