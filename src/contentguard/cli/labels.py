@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from contentguard.cli.common import app, err
 from contentguard.errors import ContentGuardError
 from contentguard.settings import get_settings
 from contentguard.store import labels_export
 from contentguard.store.db import Database
 
-err = Console(stderr=True, soft_wrap=True)
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
+@app.command("export-labels")
 def export_labels(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into "
                                                     "(created; re-running updates it).")],

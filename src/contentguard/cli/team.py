@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from contentguard.cli.common import app, err, open_database, refused_code, where
 from contentguard.errors import ContentGuardError
 from contentguard.settings import Settings, get_settings
 from contentguard.store import accounts
@@ -18,27 +18,20 @@ from contentguard.store.db import Database
 
 db_app = typer.Typer(help="Apply and inspect database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Web UI accounts (admins and moderators).", no_args_is_help=True)
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 INITIAL_PASSWORD_FILE = "initial-admin-password"
-
-
-def _database(settings: Settings) -> Database:
-    return Database(settings.resolved_database_url())
-
-
-def _where(db: Database) -> str:
-    return db.engine.url.render_as_string(hide_password=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (safe to repeat; `serve` does it on start too)."""
-    db = _database(get_settings())
+    db = open_database(get_settings())
     try:
         db.upgrade()
-        err.print(f"database {_where(db)} at revision {db.current_revision()}", highlight=False)
+        err.print(f"database {where(db)} at revision {db.current_revision()}", highlight=False)
     except Exception as exc:
-        err.print(f"[red]migration failed on {_where(db)}: {exc}[/red]")
+        err.print(f"[red]migration failed on {where(db)}: {exc}[/red]")
         raise typer.Exit(1) from exc
     finally:
         db.close()
@@ -47,7 +40,7 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's migration revision (empty: none applied)."""
-    db = _database(get_settings())
+    db = open_database(get_settings())
     try:
         print(db.current_revision() or "")
     finally:
@@ -68,16 +61,16 @@ def _read_password(from_stdin: bool) -> str:
 def _create(username: str, role: str, password_stdin: bool) -> None:
     settings = get_settings()
     password = _read_password(password_stdin)
-    db = _database(settings)
+    db = open_database(settings)
     try:
         db.upgrade()
         with db.session() as session:
             user = accounts.create_user(session, username, password, role, actor="cli")
-            err.print(f"created {role} {user.username!r} (id {user.id}) in {_where(db)}",
+            err.print(f"created {role} {user.username!r} (id {user.id}) in {where(db)}",
                       highlight=False)
     except ContentGuardError as exc:
         err.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2 if exc.http_status in (409, 422) else 1) from exc
+        raise typer.Exit(refused_code(exc)) from exc
     finally:
         db.close()
 
@@ -110,7 +103,7 @@ def list_users() -> None:
 
     from contentguard.store.tables import User
 
-    db = _database(get_settings())
+    db = open_database(get_settings())
     try:
         db.upgrade()
         with db.session() as session:

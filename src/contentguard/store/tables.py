@@ -26,6 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+ROW_ID_MAX = 2**31 - 1
+"""The largest `Integer` id: int4 on PostgreSQL. A larger number names no row (and fails as a
+query parameter), so every surface refuses it before asking."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

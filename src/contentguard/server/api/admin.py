@@ -1,40 +1,42 @@
 """`/v1/admin`: users, API keys, policy versions, the audit log and the dashboard's figures.
 
-Every route needs the role `admin` (API keys never hold it). The operations are plain
-functions so the admin's HTML pages (routes_admin_pages) run exactly the same code; every
-change is audited in the transaction that makes it. Secrets (keys, passwords) are never
-logged or audited: a new key is shown once, in the answer that creates it.
+Every route needs the role `admin` (API keys never hold it). The operations and their shapes
+are service/admin.py's, which the admin's HTML pages (pages/admin.py) and the `keys` commands
+call too; this module is their HTTP half: the routes, their documented errors and the CSV
+download.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from contentguard.clean_str import CleanStr
-from contentguard.csvfile import CsvWriter
-from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
-from contentguard.moderation.policy import Policy
-from contentguard.net.callback import check_callback_url
 from contentguard.server.auth import Principal, authorize
 from contentguard.server.errors import responses_for
-from contentguard.server.params import RowId, parse_when, text_filter
+from contentguard.server.params import RowId
 from contentguard.server.safe_request import SafeRoute
+from contentguard.service import admin as ops
+from contentguard.service.admin import (
+    ActivateIn,
+    AuditFilter,
+    AuditPage,
+    KeyChange,
+    KeyIn,
+    KeyOut,
+    NewKeyOut,
+    PasswordIn,
+    PolicyChange,
+    PolicyOut,
+    UserChange,
+    UserIn,
+    UserOut,
+)
 from contentguard.service.engine import Engine
-from contentguard.settings import Settings
-from contentguard.store import accounts, audit, policies, stats
 from contentguard.store.db import Database
-from contentguard.store.tables import ApiKey, AuditEntry, PolicyVersion, User
 
 _DESCRIBED = {
     401: "No valid session (`unauthorized`)",
@@ -51,384 +53,16 @@ _errors = responses_for(_DESCRIBED)
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=_errors(401, 403),
                    route_class=SafeRoute)
 Admin = Annotated[Principal, Depends(authorize("admin"))]
-Role = Literal["admin", "moderator"]
-Scope = Literal["moderate", "appeal", "results"]
 AUDIT_PAGE_MAX = 500
 
 
-# --- shapes ---------------------------------------------------------------------------------------
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# The account rules are checked in store/accounts.py, whose messages say what is wrong (422);
-# the schema states the same rules without checking them twice.
-_PASSWORD_RULE = {"minLength": accounts.MIN_PASSWORD}
-
-
-class UserIn(Strict):
-    username: CleanStr = Field(json_schema_extra={"pattern": accounts.USERNAME_PATTERN},
-                               description="2–64 letters, digits or . _ @ -")
-    password: CleanStr = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE,
-                               description=f"At least {accounts.MIN_PASSWORD} characters.")
-    role: Role = "moderator"
-
-
-class UserChange(Strict):
-    role: Role | None = None
-    active: bool | None = Field(None, description="false disables the account and signs it out.")
-
-
-class PasswordIn(Strict):
-    password: CleanStr = Field(max_length=1024, json_schema_extra=_PASSWORD_RULE)
-
-
-class UserOut(BaseModel):
-    id: int
-    username: str
-    role: str
-    active: bool
-    created_at: datetime
-    last_login_at: datetime | None
-
-
-class KeyIn(Strict):
-    name: CleanStr = Field(max_length=100, json_schema_extra={"minLength": 1, "pattern": r"\S"},
-                           description="Who uses the key (1–100 characters, not all spaces).")
-    scopes: list[Scope] = Field(min_length=1)
-    rate_limit_per_min: int = Field(60, ge=1, le=1_000_000)
-    callback_url: CleanStr | None = Field(
-        None, description="Where webhooks go; the same address rules as fetching a URL.")
-
-
-class KeyChange(Strict):
-    rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
-    callback_url: CleanStr | None = Field(None, description='"" removes the callback URL.')
-
-
-class KeyOut(BaseModel):
-    id: int
-    name: str
-    prefix: str = Field(description="The key's first characters, to recognise it.")
-    scopes: list[str]
-    rate_limit_per_min: int
-    callback_url: str | None
-    created_at: datetime
-    created_by: str | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class NewKeyOut(KeyOut):
-    key: str = Field(description="The key itself: shown this once, never stored.")
-    webhook_secret: str = Field(description="Signs the key's webhooks; shown this once too.")
-
-
-class ThresholdChange(Strict):
-    """An omitted field keeps its value; null turns the action off for the category."""
-
-    review: float | None = Field(None, ge=0, le=1)
-    block: float | None = Field(None, ge=0, le=1)
-
-
-class PolicyChange(Strict):
-    thresholds: dict[str, ThresholdChange] = Field(  # keys: the JSON decoder checks them
-        min_length=1, description="Category name → new thresholds.")
-    on_model_error: Literal["allow", "review", "block"] | None = None
-
-
-class ActivateIn(Strict):
-    version: CleanStr = Field(max_length=100)
-
-
-class PolicyVersionOut(BaseModel):
-    version: str
-    active: bool
-    created_at: datetime
-    created_by: str | None
-
-
-class PolicyOut(BaseModel):
-    active: PolicyVersionOut
-    document: dict[str, Any] = Field(description="The active policy (docs/policy.md).")
-    versions: list[PolicyVersionOut] = Field(description="Newest first.")
-
-
-class AuditEntryOut(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target_type: str
-    target_id: str | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryOut]
-    next_before_id: int | None = Field(description="Pass as `before_id` for the next page.")
-
-
-def problems(exc: ValidationError) -> str:
-    """A validation error as one line a person can act on."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}" for err in exc.errors()[:5]
-    )
-
-
-# --- users ----------------------------------------------------------------------------------------
-def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, username=user.username, role=user.role, active=user.active,
-                   created_at=user.created_at, last_login_at=user.last_login_at)
-
-
-def list_users(db: Database) -> list[UserOut]:
-    with db.session() as session:
-        return [_user_out(u) for u in session.scalars(select(User).order_by(User.username))]
-
-
-def create_user(db: Database, actor: Principal, body: UserIn) -> UserOut:
-    with db.session() as session:
-        return _user_out(accounts.create_user(session, body.username, body.password,
-                                              body.role, actor.name))
-
-
-def change_user(db: Database, actor: Principal, user_id: int, body: UserChange) -> UserOut:
-    if user_id == actor.user_id and (body.active is False or body.role == "moderator"):
-        raise Conflict("you cannot disable or demote your own account; ask another admin")
-    with db.session() as session:
-        return _user_out(accounts.update_user(session, user_id, actor.name, role=body.role,
-                                              active=body.active))
-
-
-def reset_password(db: Database, actor: Principal, user_id: int, body: PasswordIn) -> UserOut:
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
-        accounts.set_password(session, user, body.password, actor.name)
-        return _user_out(user)
-
-
-# --- API keys -------------------------------------------------------------------------------------
-def _key_out(key: ApiKey, creator: str | None) -> KeyOut:
-    return KeyOut(id=key.id, name=key.name, prefix=key.prefix, scopes=list(key.scopes or ()),
-                  rate_limit_per_min=key.rate_limit_per_min, callback_url=key.callback_url,
-                  created_at=key.created_at, created_by=creator, last_used_at=key.last_used_at,
-                  revoked_at=key.revoked_at)
-
-
-def check_callback(url: str | None, settings: Settings) -> str | None:
-    """The callback URL to store (None for none), or 422 naming what is wrong with it."""
-    url = (url or "").strip()
-    if not url:
-        return None
-    try:
-        check_callback_url(url, settings)
-    except BlockedUrl as exc:
-        raise InvalidRequest(f"callback_url: {exc.message}") from None
-    return url
-
-
-def list_keys(db: Database, include_revoked: bool = True) -> list[KeyOut]:
-    stmt = (select(ApiKey, User.username).outerjoin(User, User.id == ApiKey.created_by)
-            .order_by(ApiKey.id.desc()))
-    if not include_revoked:
-        stmt = stmt.where(ApiKey.revoked_at.is_(None))
-    with db.session() as session:
-        return [_key_out(key, name) for key, name in session.execute(stmt)]
-
-
-def create_key(db: Database, settings: Settings, actor: Principal, body: KeyIn) -> NewKeyOut:
-    callback = check_callback(body.callback_url, settings)
-    with db.session() as session:
-        new = accounts.create_api_key(session, body.name, list(body.scopes),
-                                      body.rate_limit_per_min, actor.name,
-                                      created_by=actor.user_id, callback_url=callback)
-        out = _key_out(new.row, actor.username)
-        return NewKeyOut(**out.model_dump(), key=new.key, webhook_secret=new.row.webhook_secret or "")
-
-
-def change_key(db: Database, settings: Settings, actor: Principal, key_id: int,
-               body: KeyChange) -> KeyOut:
-    callback = None if body.callback_url is None else (check_callback(body.callback_url, settings) or "")
-    with db.session() as session:
-        key = accounts.update_api_key(session, key_id, actor.name, callback_url=callback,
-                                      rate_limit_per_min=body.rate_limit_per_min)
-        creator = session.get(User, key.created_by) if key.created_by else None
-        return _key_out(key, creator.username if creator else None)
-
-
-def revoke_key(db: Database, actor: Principal, key_id: int) -> KeyOut:
-    with db.session() as session:
-        key = accounts.revoke_api_key(session, key_id, actor.name)
-        creator = session.get(User, key.created_by) if key.created_by else None
-        return _key_out(key, creator.username if creator else None)
-
-
-# --- policy ---------------------------------------------------------------------------------------
-def _current(session: Any, engine: Engine) -> PolicyVersion:
-    row = policies.active(session)
-    if row is None:  # the models never loaded, so nothing was stored yet
-        policies.ensure_active(session, Policy.configured(engine.settings))
-        row = policies.active(session)
-    assert row is not None
-    return row
-
-
-def policy_state(engine: Engine) -> PolicyOut:
-    with engine.db.session() as session:
-        current = _current(session, engine)
-        rows = session.execute(
-            select(PolicyVersion, User.username).outerjoin(User, User.id == PolicyVersion.created_by)
-            .order_by(PolicyVersion.id.desc())).all()
-        versions = [PolicyVersionOut(version=r.version, active=r.active, created_at=r.created_at,
-                                     created_by=name or "system") for r, name in rows]
-        active = next(v for v in versions if v.version == current.version)
-        return PolicyOut(active=active, document=current.document, versions=versions)
-
-
-def _next_version(session: Any, version: str) -> str:
-    base = version.split("+", 1)[0]
-    taken = session.scalars(select(PolicyVersion.version).where(
-        PolicyVersion.version.startswith(base + "+", autoescape=True))).all()
-    numbers = [int(v.rsplit("+", 1)[1]) for v in taken if v.rsplit("+", 1)[1].isdigit()]
-    return f"{base}+{max(numbers, default=0) + 1}"
-
-
-def changed_policy(document: dict[str, Any], change: PolicyChange, version: str) -> Policy:
-    """The active document with `change` applied, validated; InvalidRequest says what is wrong."""
-    doc = json.loads(json.dumps(document))
-    unknown = sorted(set(change.thresholds) - set(doc.get("categories", {})))
-    if unknown:
-        raise InvalidRequest(f"unknown categories {', '.join(unknown)}; the policy has "
-                             f"{', '.join(sorted(doc.get('categories', {})))}")
-    for name, new in change.thresholds.items():
-        rule = doc["categories"][name]
-        for field in new.model_fields_set:
-            rule[field] = getattr(new, field)
-        if rule.get("review") is not None and rule.get("block") is not None \
-                and rule["review"] > rule["block"]:
-            raise InvalidRequest(f"{name}: the review threshold ({rule['review']:g}) must not be "
-                                 f"above the block threshold ({rule['block']:g})")
-    if change.on_model_error is not None:
-        doc["on_model_error"] = change.on_model_error
-    if doc == document:
-        raise InvalidRequest("nothing changed: these are the active policy's values")
-    doc["version"] = version
-    try:
-        return Policy.model_validate(doc)
-    except ValidationError as exc:
-        raise InvalidRequest(f"the changed policy is not valid: {problems(exc)}") from None
-
-
-def change_policy(engine: Engine, actor: Principal, change: PolicyChange) -> PolicyOut:
-    """Store the changed thresholds as a new active version, then run it."""
-    try:
-        with engine.db.session() as session:
-            current = _current(session, engine)
-            policy = changed_policy(current.document, change, _next_version(session, current.version))
-            policies.add_version(session, policy, actor.name, user_id=actor.user_id)
-    except IntegrityError:  # another admin saved the same version number a moment before
-        raise Conflict("the policy changed meanwhile; reload and try again") from None
-    engine.set_policy(policy)
-    return policy_state(engine)
-
-
-def activate_policy(engine: Engine, actor: Principal, body: ActivateIn) -> PolicyOut:
-    with engine.db.session() as session:
-        row = session.scalar(select(PolicyVersion).where(PolicyVersion.version == body.version))
-        if row is None:
-            raise NotFound(f"no policy version {body.version!r}")
-        policy = policies.to_policy(row)  # refuse one that no longer validates before switching
-        if not row.active:
-            policies.activate(session, row, actor.name)
-    engine.set_policy(policy)
-    return policy_state(engine)
-
-
-def category_thresholds(document: dict[str, Any]) -> dict[str, float]:
-    """Per category, the lowest score that triggers an action (for the dashboard's counts)."""
-    out = {}
-    for name, rule in document.get("categories", {}).items():
-        limits = [rule.get(k) for k in ("review", "block") if rule.get(k) is not None]
-        if limits:
-            out[name] = min(limits)
-    return out
-
-
-# --- audit log ------------------------------------------------------------------------------------
-class AuditFilter(BaseModel):
-    actor: str | None = None
-    action: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def query(self):  # type: ignore[no-untyped-def]
-        return audit.query(actor=text_filter(self.actor, "actor"),
-                           action=text_filter(self.action, "action"),
-                           target_type=text_filter(self.target_type, "target_type"),
-                           target_id=text_filter(self.target_id, "target_id"),
-                           since=parse_when(self.since, "since"),
-                           until=parse_when(self.until, "until", end=True))
-
-
-def _entry_out(e: AuditEntry) -> AuditEntryOut:
-    return AuditEntryOut(id=e.id, at=e.at, actor=e.actor, action=e.action,
-                         target_type=e.target_type, target_id=e.target_id,
-                         before=e.before, after=e.after)
-
-
-def audit_page(db: Database, where: AuditFilter, limit: int = 100,
-               before_id: int | None = None) -> AuditPage:
-    stmt = where.query()
-    if before_id is not None:
-        stmt = stmt.where(AuditEntry.id < before_id)
-    with db.session() as session:
-        rows = list(session.scalars(stmt.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AuditPage(entries=[_entry_out(e) for e in rows],
-                     next_before_id=rows[-1].id if more and rows else None)
-
-
-AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "before", "after")
-
-
-def audit_csv(db: Database, where: AuditFilter) -> Iterator[str]:
-    """The matching entries as CSV, read and sent in chunks (never all in memory)."""
-    stmt = where.query()  # parse the filters before the response starts
-    buffer = io.StringIO(newline="")
-    writer = CsvWriter(buffer, AUDIT_COLUMNS)
-    writer.write_header()
-    with db.session() as session:
-        for entry in session.execute(stmt.execution_options(yield_per=500)).scalars():
-            writer.write_row({c: getattr(entry, c) for c in AUDIT_COLUMNS})
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
-
-
+# --- the audit log as a download ----------------------------------------------------------------
 def audit_csv_response(db: Database, where: AuditFilter) -> StreamingResponse:
     where.query()  # a bad date is a 422 now, not a broken download
     name = f"audit-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
-    return StreamingResponse(audit_csv(db, where), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(ops.audit_csv(db, where), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"',
                                       "Cache-Control": "no-store"})
-
-
-# --- dashboard ------------------------------------------------------------------------------------
-def dashboard(engine: Engine, range_name: str) -> stats.Stats:
-    if range_name not in stats.RANGES:
-        raise InvalidRequest(f"range must be one of {', '.join(stats.RANGES)}")
-    with engine.db.session() as session:
-        thresholds = category_thresholds(_current(session, engine).document)
-        return stats.collect(session, range_name, thresholds)
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -438,13 +72,13 @@ def _engine(request: Request) -> Engine:
 
 @router.get("/users", summary="List the people who can sign in", response_model=list[UserOut])
 async def get_users(request: Request, admin: Admin) -> list[UserOut]:
-    return await run_in_threadpool(list_users, request.app.state.db)
+    return await run_in_threadpool(ops.list_users, request.app.state.db)
 
 
 @router.post("/users", summary="Create a moderator or admin", status_code=201,
              response_model=UserOut, responses=_errors(409, 422))
 async def post_user(request: Request, body: UserIn, admin: Admin) -> UserOut:
-    return await run_in_threadpool(create_user, request.app.state.db, admin, body)
+    return await run_in_threadpool(ops.create_user, request.app.state.db, admin, body)
 
 
 @router.patch("/users/{user_id}", summary="Change a user's role, or disable / enable them",
@@ -452,19 +86,19 @@ async def post_user(request: Request, body: UserIn, admin: Admin) -> UserOut:
 async def patch_user(request: Request, user_id: RowId, body: UserChange, admin: Admin) -> UserOut:
     """Disabling signs the user out everywhere. The last active admin cannot be disabled or
     demoted, nor can an admin disable or demote themselves."""
-    return await run_in_threadpool(change_user, request.app.state.db, admin, user_id, body)
+    return await run_in_threadpool(ops.change_user, request.app.state.db, admin, user_id, body)
 
 
 @router.post("/users/{user_id}/password", summary="Reset a user's password",
              response_model=UserOut, responses=_errors(404, 422))
 async def post_password(request: Request, user_id: RowId, body: PasswordIn, admin: Admin) -> UserOut:
     """The user is signed out everywhere and signs in with the new password."""
-    return await run_in_threadpool(reset_password, request.app.state.db, admin, user_id, body)
+    return await run_in_threadpool(ops.reset_password, request.app.state.db, admin, user_id, body)
 
 
 @router.get("/keys", summary="List API keys (never the keys themselves)", response_model=list[KeyOut])
 async def get_keys(request: Request, admin: Admin, include_revoked: bool = True) -> list[KeyOut]:
-    return await run_in_threadpool(list_keys, request.app.state.db, include_revoked)
+    return await run_in_threadpool(ops.list_keys, request.app.state.db, include_revoked)
 
 
 @router.post("/keys", summary="Create an API key (the key is in this answer only)",
@@ -472,14 +106,14 @@ async def get_keys(request: Request, admin: Admin, include_revoked: bool = True)
 async def post_key(request: Request, body: KeyIn, admin: Admin) -> NewKeyOut:
     """Only the key's sha256 is stored: copy `key` and `webhook_secret` from this answer."""
     state = request.app.state
-    return await run_in_threadpool(create_key, state.db, state.settings, admin, body)
+    return await run_in_threadpool(ops.create_key, state.db, state.settings, admin, body)
 
 
 @router.patch("/keys/{key_id}", summary="Change a key's rate limit or callback URL",
               response_model=KeyOut, responses=_errors(404, 422))
 async def patch_key(request: Request, key_id: RowId, body: KeyChange, admin: Admin) -> KeyOut:
     state = request.app.state
-    out = await run_in_threadpool(change_key, state.db, state.settings, admin, key_id, body)
+    out = await run_in_threadpool(ops.change_key, state.db, state.settings, admin, key_id, body)
     state.key_cache.clear()  # the new rate limit applies at once
     return out
 
@@ -487,14 +121,14 @@ async def patch_key(request: Request, key_id: RowId, body: KeyChange, admin: Adm
 @router.post("/keys/{key_id}/revoke", summary="Revoke an API key (it stops working at once)",
              response_model=KeyOut, responses=_errors(404))
 async def post_revoke(request: Request, key_id: RowId, admin: Admin) -> KeyOut:
-    out = await run_in_threadpool(revoke_key, request.app.state.db, admin, key_id)
+    out = await run_in_threadpool(ops.revoke_key, request.app.state.db, admin, key_id)
     request.app.state.key_cache.clear()
     return out
 
 
 @router.get("/policy", summary="The active policy and every version", response_model=PolicyOut)
 async def get_policy(request: Request, admin: Admin) -> PolicyOut:
-    return await run_in_threadpool(policy_state, _engine(request))
+    return await run_in_threadpool(ops.policy_state, _engine(request))
 
 
 @router.post("/policy", summary="Change thresholds: a new policy version, active at once",
@@ -502,13 +136,13 @@ async def get_policy(request: Request, admin: Admin) -> PolicyOut:
 async def post_policy(request: Request, body: PolicyChange, admin: Admin) -> PolicyOut:
     """Thresholds are 0–1 and review ≤ block. The new version is named after the active one
     (`default@2+1`, `+2` …); results from now on carry it in `policy_version`."""
-    return await run_in_threadpool(change_policy, _engine(request), admin, body)
+    return await run_in_threadpool(ops.change_policy, _engine(request), admin, body)
 
 
 @router.post("/policy/activate", summary="Make an earlier policy version the active one",
              response_model=PolicyOut, responses=_errors(404, 422))
 async def post_activate(request: Request, body: ActivateIn, admin: Admin) -> PolicyOut:
-    return await run_in_threadpool(activate_policy, _engine(request), admin, body)
+    return await run_in_threadpool(ops.activate_policy, _engine(request), admin, body)
 
 
 def _filters(
@@ -540,7 +174,7 @@ async def get_audit(
 ) -> Any:
     if format == "csv":
         return audit_csv_response(request.app.state.db, where)
-    return await run_in_threadpool(audit_page, request.app.state.db, where, limit, before_id)
+    return await run_in_threadpool(ops.audit_page, request.app.state.db, where, limit, before_id)
 
 
 @router.get("/audit.csv", summary="The filtered audit log as CSV (streamed)", response_class=Response,
@@ -556,5 +190,5 @@ async def get_stats(
     request: Request, admin: Admin,
     range: Annotated[Literal["24h", "7d", "30d"], Query(description="Hourly for 24h, else daily")] = "24h",
 ) -> dict[str, Any]:
-    figures = await run_in_threadpool(dashboard, _engine(request), range)
+    figures = await run_in_threadpool(ops.dashboard, _engine(request), range)
     return figures.as_dict()

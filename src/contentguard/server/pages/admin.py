@@ -21,11 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from contentguard.errors import ContentGuardError, InvalidRequest
-from contentguard.server.api import admin as ops
 from contentguard.server.auth import Principal
 from contentguard.server.pages.ui import PageForbidden, page_user, render, root_of
 from contentguard.server.params import row_id_of
 from contentguard.server.safe_request import SafeRoute
+from contentguard.service import admin as ops
 from contentguard.store import accounts, stats
 
 router = APIRouter(prefix="/admin", include_in_schema=False, route_class=SafeRoute)
