@@ -72,8 +72,9 @@ def http_server(routes: dict[str, Reply | Callable[[], Reply]]) -> Iterator[str]
 
 # A policy sending every image to review (the classifier's classes sum to 1), faces too (so a
 # photo with a face comes with boxes): items reach the review queue through the real route.
+# Texts are judged as by the default policy (the text moderator runs the same policy).
 REVIEW_ALL_POLICY = """\
-version: test-review-all@1
+version: test-review-all@2
 categories:
   anything:
     detector: nsfw-classifier
@@ -83,4 +84,8 @@ categories:
     detector: nudity-detector
     max: [FACE_FEMALE, FACE_MALE]
     review: 0.0
+  profanity: {detector: profanity, sum: [profanity], review: 0.85}
+  hate: {detector: text-classifier, sum: [hate], review: 0.3, block: 0.8}
+  offensive: {detector: text-classifier, sum: [offensive], review: 0.7}
+  spam: {detector: text-classifier, sum: [spam], review: 0.5, block: 0.9}
 """

@@ -48,11 +48,11 @@ def admin(client: TestClient) -> TestClient:
 def policy_restored(client: TestClient) -> Iterator[None]:
     """The moderators are shared by every test app: put their policy back afterwards."""
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    image, text = engine.moderator.policy, engine.text_moderator.policy
+    running = engine.policy_holder.current
     try:
         yield
     finally:
-        engine.moderator.policy, engine.text_moderator.policy = image, text
+        engine.policy_holder.use(running)
 
 
 def test_only_admins_reach_the_admin_api(client: TestClient, admin: TestClient) -> None:

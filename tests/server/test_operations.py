@@ -105,9 +105,13 @@ def test_concurrent_items_share_model_runs(shared_moderator) -> None:
         runs = sample("contentguard_model_batch_size_count", {"model": "nsfw-classifier"})
         items = sample("contentguard_model_batch_size_sum", {"model": "nsfw-classifier"})
         futures = [batcher.submit(Item.from_bytes(image_bytes(100 + n), f"{n}.png")) for n in range(8)]
-        outcomes = [f.result(60) for f in futures]
+        done = [f.result(60) for f in futures]
+        outcomes = [d.outcome for d in done]
         assert all(isinstance(o, ModerationResult) for o in outcomes)
         assert [o.source for o in outcomes] == [f"{n}.png" for n in range(8)]
+        # each caller gets back what was read for it, for storing it without reading it again
+        assert [d.prepared.read.data for d in done] == [image_bytes(100 + n) for n in range(8)]
+        assert all(d.prepared.read.media_type == "image/png" for d in done)
         new_runs = sample("contentguard_model_batch_size_count", {"model": "nsfw-classifier"}) - runs
         new_items = sample("contentguard_model_batch_size_sum", {"model": "nsfw-classifier"}) - items
         assert new_items == 8
@@ -127,7 +131,8 @@ def test_a_full_queue_refuses_new_items(shared_moderator) -> None:
         except Overloaded as exc:
             assert "max_queue" in exc.message
         assert all(f.result(60) for f in first)
-        assert isinstance(batcher.submit(Item.from_bytes(image_bytes(9), "y")).result(60), ModerationResult)
+        assert isinstance(batcher.submit(Item.from_bytes(image_bytes(9), "y")).result(60).outcome,
+                          ModerationResult)
     finally:
         batcher.close()
 

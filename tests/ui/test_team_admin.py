@@ -16,6 +16,8 @@ from accounts import PASSWORD, SERVED, make_user
 from page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from contentguard.moderation.policy import ActivePolicy
+
 pytestmark = pytest.mark.browser
 PAGES = ("dashboard", "policy", "keys", "users", "audit")
 NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
@@ -28,8 +30,9 @@ def app_url(serve, shared_moderator, shared_text_moderator) -> Iterator[str]:  #
     try:
         with serve() as base:
             yield base
-    finally:
-        shared_moderator.policy, shared_text_moderator.policy = image, text
+    finally:  # each its own policy again, as they were made
+        shared_moderator.active_policy = ActivePolicy(image)
+        shared_text_moderator.active_policy = ActivePolicy(text)
 
 
 @pytest.fixture

@@ -544,6 +544,7 @@ def _decode_opened(
         height=upright[1],
         total_frames=total,
         sampled_indices=indices,
+        first_frame=first,
         _frames=_iter_frames(im, first, indices, orientation, name, clock),
     )
 

@@ -34,7 +34,9 @@ class DecodedMedia:
     """A sniffed, limit-checked image or animation whose sampled frames decode on demand.
 
     `frames()` yields the sampled frames in order, so a caller can stop early (e.g. once a
-    frame is blocked) without decoding the rest.
+    frame is blocked) without decoding the rest. `first_frame` is the first of them, decoded
+    already (also for an animation), for what is kept of the item besides its result (the
+    review queue's thumbnail).
     """
 
     media_type: str  # e.g. "image/jpeg", sniffed from the bytes
@@ -42,6 +44,7 @@ class DecodedMedia:
     height: int
     total_frames: int  # frames in the file (1 for a still image)
     sampled_indices: list[int] = field(default_factory=list)
+    first_frame: Frame | None = None
     _frames: Iterator[Frame] | None = None
 
     @property

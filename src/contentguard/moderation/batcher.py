@@ -8,6 +8,10 @@ of them at a time. While a batch runs, the next one fills up, so under load batc
 themselves and the wait costs nothing. At most `max_queue` items are admitted at once; past
 that `submit` raises `Overloaded` (HTTP 429). No model work runs on any other thread, so the
 threads that store results and answer health checks never wait behind it.
+
+Each caller gets back its outcome together with what stage 1 made of its item (`Done`): the
+image moderator's keeps the bytes it read and the first decoded frame, which the service stores
+with an item sent to review instead of reading and decoding it again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from prometheus_client import Gauge
@@ -39,6 +44,15 @@ class TwoStage(Protocol[ItemT]):
     def prepare_async(self, item: ItemT) -> Future[Any]: ...
 
     def finish(self, prepared: Sequence[Any]) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True)
+class Done:
+    """One item's outcome, and what the moderator's stage 1 made of it (`Moderator.prepare`'s
+    `PreparedItem`, `TextModerator.prepare`'s `PreparedText`)."""
+
+    outcome: Outcome
+    prepared: Any
 
 
 def record(outcome: Outcome) -> None:
@@ -67,12 +81,12 @@ class MicroBatcher(Generic[T]):
         self._thread.start()
 
     # --- callers -----------------------------------------------------------------------
-    def submit(self, item: T) -> Future[Outcome]:
-        """Queue one item; the future resolves to its outcome (never to an exception)."""
+    def submit(self, item: T) -> Future[Done]:
+        """Queue one item; the future resolves to its `Done` (never to an exception)."""
         (result,) = self.submit_all([item])
         return result
 
-    def submit_all(self, items: Sequence[T]) -> list[Future[Outcome]]:
+    def submit_all(self, items: Sequence[T]) -> list[Future[Done]]:
         """Queue all of `items` or none: `Overloaded` when they would take the queue over
         `max_queue` (one request is admitted whole or refused whole)."""
         with self._lock:
@@ -84,8 +98,8 @@ class MicroBatcher(Generic[T]):
             self._depth.set(self._pending)
         return [self._start(item) for item in items]
 
-    def _start(self, item: T) -> Future[Outcome]:
-        result: Future[Outcome] = Future()
+    def _start(self, item: T) -> Future[Done]:
+        result: Future[Done] = Future()
         prepared = self.moderator.prepare_async(item)
         prepared.add_done_callback(lambda f: self._queue.put((f, result)))
         return result
@@ -120,17 +134,18 @@ class MicroBatcher(Generic[T]):
             if stop:
                 return
 
-    def _run(self, batch: list[tuple[Future[Any], Future[Outcome]]]) -> None:
+    def _run(self, batch: list[tuple[Future[Any], Future[Done]]]) -> None:
         try:
-            outcomes = self.moderator.finish([prepared.result() for prepared, _ in batch])
+            prepared = [stage1.result() for stage1, _ in batch]
+            outcomes = self.moderator.finish(prepared)
         except Exception as exc:  # a bug in stage 2: fail these callers, keep serving
             log.exception("model stage failed on a batch of %d", len(batch))
             for _, result in batch:
                 result.set_exception(exc)
         else:
-            for (_, result), outcome in zip(batch, outcomes, strict=True):
+            for (_, result), outcome, item in zip(batch, outcomes, prepared, strict=True):
                 record(outcome)
-                result.set_result(outcome)
+                result.set_result(Done(outcome, item))
         finally:
             with self._lock:
                 self._pending -= len(batch)

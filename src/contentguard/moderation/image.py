@@ -23,7 +23,7 @@ from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
 from contentguard.media.thumbnail import thumbnail
 from contentguard.moderation import assemble
-from contentguard.moderation.policy import Policy, three_way_label
+from contentguard.moderation.policy import ActivePolicy, Policy, three_way_label
 from contentguard.schemas import Detection, ModelRun, ModerationResult, Outcome
 from contentguard.settings import Settings
 
@@ -41,6 +41,17 @@ class Item:
     @classmethod
     def from_bytes(cls, data: bytes, source: str) -> Item:
         return cls(source, lambda: data)
+
+
+@dataclass(frozen=True)
+class Read:
+    """What stage 1 read of an item: its bytes, the media type sniffed from them, and its first
+    frame as the hardened decoder made it. Handed back with the outcome (`PreparedItem.read`),
+    so keeping the item for review reads and decodes nothing a second time."""
+
+    data: bytes
+    media_type: str
+    first_frame: Frame
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,11 @@ class _Job:
     error: ContentGuardError | None = None
     skipped: bool = False
     cpu_ms: float = 0.0  # read + hash + decode + pre-process time of this item
+    read: Read | None = None  # kept by `prepare` only, once stage 1 succeeded
 
 
-PreparedItem = _Job  # what `Moderator.prepare` hands to `Moderator.finish`; opaque to callers
+# What `Moderator.prepare` hands to `Moderator.finish`; opaque to callers but for `read`.
+PreparedItem = _Job
 
 
 @dataclass
@@ -90,10 +103,11 @@ class Moderator:
         detectors: Sequence[ImageDetector] | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy or Policy.configured(settings)
+        # Its own until the service shares one with the other moderator (`PolicyHolder`).
+        self.active_policy = ActivePolicy(policy or Policy.configured(settings))
         if detectors is None:
-            names = (rule.detector for rule in self.policy.categories.values())
-            detectors = registry.create_for_kind("image", names, settings)  # type: ignore[assignment]
+            detectors = registry.create_for_kind(  # type: ignore[assignment]
+                "image", self.policy.detectors, settings)
         # Detectors the cascade may skip run last, once the others' scores are known.
         skippable = set(self.policy.cascade.skip) if self.policy.cascade.enabled else set()
         self.detectors: list[ImageDetector] = sorted(
@@ -111,6 +125,12 @@ class Moderator:
             return None
         sizes = [getattr(d, "input_size", 0) for d in self.detectors]
         return self.settings.jpeg_fast_path_factor * max(sizes, default=0) or None
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force for the next item (`active_policy.current`; it changes only
+        through the service's `PolicyHolder`)."""
+        return self.active_policy.current
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -161,30 +181,32 @@ class Moderator:
 
     def prepare(self, item: Item) -> PreparedItem:
         """Stage 1 alone (read, hash, decode, pre-process), for callers that batch stage 2
-        themselves across requests (the HTTP service's micro-batcher)."""
-        return self._prepare(item)
+        themselves across requests (the HTTP service's micro-batcher). The result keeps what
+        was read (`.read`) for after stage 2."""
+        return self._prepare(item, keep_read=True)
 
     def prepare_async(self, item: Item) -> Future[PreparedItem]:
         """`prepare` on the moderator's own thread pool, so decoding never oversubscribes."""
-        return self._pool.submit(self._prepare, item)
+        return self._pool.submit(self.prepare, item)
 
-    def review_copy_async(self, item: Item) -> Future[tuple[bytes, bytes | None]]:
-        """The item's bytes and a JPEG thumbnail for the review queue, made on the same pool
-        as decoding (so image work never occupies the threads that store results)."""
-        def copy() -> tuple[bytes, bytes | None]:
-            data = item.load()
-            return data, thumbnail(data)
-
-        return self._pool.submit(copy)
+    def thumbnail_async(self, read: Read) -> Future[bytes]:
+        """A JPEG thumbnail of the item's first frame for the review queue, made on the
+        decoding pool (so image work never occupies the threads that store results)."""
+        return self._pool.submit(thumbnail, read.first_frame)
 
     def finish(self, prepared: Sequence[PreparedItem]) -> list[Outcome]:
-        """Stage 2 alone: one batched model run per detector over `prepared`, in order."""
-        outcomes = list(self._finish(list(prepared)))
+        """Stage 2 alone: one batched model run per detector over `prepared`, in order. The
+        detectors' inputs are let go once they ran; what was read stays (`.read`)."""
+        jobs = list(prepared)
+        outcomes = list(self._finish(jobs))
+        for job in jobs:
+            job.prepared.clear()
         assert not any(isinstance(o, Skipped) for o in outcomes)
         return outcomes  # type: ignore[return-value]
 
     # --- stage 1: thread pool ----------------------------------------------------------
-    def _prepare(self, item: Item, skip_ids: set[str] | frozenset[str] = frozenset()) -> _Job:
+    def _prepare(self, item: Item, skip_ids: set[str] | frozenset[str] = frozenset(),
+                 *, keep_read: bool = False) -> _Job:
         job = _Job(item=item, started=time.perf_counter())
         try:
             data = item.load()
@@ -198,6 +220,9 @@ class Moderator:
                 for det in self.detectors:
                     if det.name not in self._lazy:
                         self._preprocess(job, det)
+            if keep_read:  # (`moderate_many` does not: a folder scan must not hold the bytes)
+                assert job.media.first_frame is not None
+                job.read = Read(data, job.media.media_type, job.media.first_frame)
         except ContentGuardError as exc:
             job.error = exc
         except Exception as exc:  # a bug or an unforeseen decoder failure: report, don't crash

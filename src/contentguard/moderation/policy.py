@@ -126,6 +126,11 @@ class Policy(BaseModel):
             )
             raise InvalidPolicy(f"{origin}: {problems}") from exc
 
+    @property
+    def detectors(self) -> list[str]:
+        """The detectors the categories rely on, each once, in the order they are named."""
+        return list(dict.fromkeys(rule.detector for rule in self.categories.values()))
+
     # --- evaluation ------------------------------------------------------------------------
     def categories_for(self, signals: Mapping[str, Signals]) -> dict[str, float]:
         """Category scores from the signals of the detectors that ran (others are absent)."""
@@ -180,6 +185,24 @@ class Policy(BaseModel):
         if not cascade.enabled or detector not in cascade.skip or not categories:
             return False
         return all(score < cascade.safe_below for score in categories.values())
+
+
+class ActivePolicy:
+    """The policy in force, in one shared place: the service hands one to both its moderators
+    (service/policy_holder.py), which read `current` for every item, so images and texts never
+    run different versions. A policy is swapped whole (one reference), never edited."""
+
+    __slots__ = ("_policy",)
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    @property
+    def current(self) -> Policy:
+        return self._policy
+
+    def switch(self, policy: Policy) -> None:
+        self._policy = policy
 
 
 def three_way_label(scores: Mapping[str, float]) -> tuple[Label, float]:

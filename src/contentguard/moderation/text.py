@@ -28,7 +28,7 @@ from contentguard.detectors.base import Signals, TextDetector, warm_up_all
 from contentguard.errors import ContentGuardError, TooLarge
 from contentguard.media.text import Normalized, normalize
 from contentguard.moderation import assemble
-from contentguard.moderation.policy import Policy
+from contentguard.moderation.policy import ActivePolicy, Policy
 from contentguard.schemas import Evidence, Label, ModelRun, Outcome, Reason
 from contentguard.settings import Settings
 
@@ -79,14 +79,21 @@ class TextModerator:
         detectors: Sequence[TextDetector] | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy or Policy.configured(settings)
+        # Its own until the service shares one with the other moderator (`PolicyHolder`).
+        self.active_policy = ActivePolicy(policy or Policy.configured(settings))
         if detectors is None:
-            names = (rule.detector for rule in self.policy.categories.values())
-            detectors = registry.create_for_kind("text", names, settings)  # type: ignore[assignment]
+            detectors = registry.create_for_kind(  # type: ignore[assignment]
+                "text", self.policy.detectors, settings)
         self.detectors: list[TextDetector] = list(detectors)  # type: ignore[arg-type]
         self.warm_up_errors = warm_up_all(self.detectors, log)
         workers = settings.text_workers or (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-text-prep")
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force for the next item (`active_policy.current`; it changes only
+        through the service's `PolicyHolder`)."""
+        return self.active_policy.current
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

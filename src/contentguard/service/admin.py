@@ -336,10 +336,11 @@ def change_policy(engine: Engine, actor: Actor, change: PolicyChange) -> PolicyO
         with engine.db.session() as session:
             current = _current(session, engine)
             policy = changed_policy(current.document, change, _next_version(session, current.version))
+            engine.policy_holder.check(policy)  # one this process cannot run is not stored
             policies.add_version(session, policy, actor.name, user_id=actor.user_id)
     except IntegrityError:  # another admin saved the same version number a moment before
         raise Conflict("the policy changed meanwhile; reload and try again") from None
-    engine.set_policy(policy)
+    engine.policy_holder.use(policy)
     return policy_state(engine)
 
 
@@ -349,9 +350,10 @@ def activate_policy(engine: Engine, actor: Actor, body: ActivateIn) -> PolicyOut
         if row is None:
             raise NotFound(f"no policy version {body.version!r}")
         policy = policies.to_policy(row)  # refuse one that no longer validates before switching
+        engine.policy_holder.check(policy)  # or that relies on a detector not loaded here
         if not row.active:
             policies.activate(session, row, actor.name)
-    engine.set_policy(policy)
+    engine.policy_holder.use(policy)
     return policy_state(engine)
 
 

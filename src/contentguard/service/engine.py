@@ -22,13 +22,14 @@ from contentguard import metrics
 from contentguard.errors import ContentGuardError, NotReady
 from contentguard.moderation.assemble import error_result  # also the service's (service/jobs.py)
 from contentguard.moderation.batcher import MicroBatcher
-from contentguard.moderation.image import Item, Moderator
+from contentguard.moderation.image import Item, Moderator, Read
 from contentguard.moderation.text import TextItem, TextModerator
 from contentguard.net.fetch import check_url, fetch
 from contentguard.schemas import ErrorResult, ModerationResult, Outcome
+from contentguard.service.policy_holder import PolicyHolder
 from contentguard.service.wakes import Wakes
 from contentguard.settings import Settings
-from contentguard.store import decisions, policies
+from contentguard.store import decisions
 from contentguard.store.db import Database
 from contentguard.store.decisions import Requester, Retention
 
@@ -42,6 +43,7 @@ class Kept:
 
     origin: str  # review | sample
     media: bytes | None = None
+    media_type: str | None = None  # sniffed when the media was read
     text: str | None = None
     thumbnail: bytes | None = None
 
@@ -72,7 +74,7 @@ class Engine:
         self.batcher: MicroBatcher[Item] | None = None
         self.text_batcher: MicroBatcher[TextItem] | None = None
         self.load_error: str | None = None
-        self._stored_policy = None
+        self.policy_holder = PolicyHolder(db)  # the one place the active policy lives
         self._loaded = threading.Event()
 
     # --- life cycle ----------------------------------------------------------------------
@@ -80,10 +82,8 @@ class Engine:
         """Load and warm the models (blocking; the lifespan runs it in a thread)."""
         try:
             moderator = self._make()
-            active = policies.ensure_active_at_start(self.db, moderator.policy)
-            self._stored_policy = active if active.version != moderator.policy.version else None
-            if self._stored_policy is not None:  # an admin's newer version
-                moderator.policy = active
+            self.policy_holder.attach(moderator)
+            self.policy_holder.start()  # the database's active version (an admin's newer one)
             self.batcher = MicroBatcher(
                 moderator,
                 max_batch=self.settings.microbatch_size,
@@ -97,8 +97,7 @@ class Engine:
             log.error("models failed to load: %s", self.load_error)
         try:
             text_moderator = self._make_text()
-            if self._stored_policy is not None:  # texts follow the same active version
-                text_moderator.policy = self._stored_policy
+            self.policy_holder.attach(text_moderator)  # texts follow the same active version
             self.text_batcher = MicroBatcher(
                 text_moderator,
                 max_batch=self.settings.microbatch_size,
@@ -134,7 +133,7 @@ class Engine:
             return {
                 "status": "ready",
                 "models": _model_status(self.moderator),
-                "policy_version": self.moderator.policy.version,
+                "policy_version": self.policy_holder.current.version,  # type: ignore[union-attr]
                 "text": (
                     {"status": "ready", "models": _model_status(self.text_moderator)}
                     if self.text_moderator is not None
@@ -156,27 +155,6 @@ class Engine:
             raise NotReady(f"the text models failed to load: {self.text_error}")
         return self.text_batcher
 
-    def set_policy(self, policy) -> None:  # type: ignore[no-untyped-def]
-        """Run `policy` from the next item on (an admin saved a new version)."""
-        for moderator in (self.moderator, self.text_moderator):
-            if moderator is not None:
-                moderator.policy = policy
-
-    def sync_policy(self) -> str | None:
-        """Switch to the database's active policy version when it is not the one running (an
-        admin changed it through another process on the same database). Blocking; returns the
-        version switched to, or None."""
-        running = self.moderator or self.text_moderator
-        if running is None:
-            return None
-        with self.db.session() as session:
-            row = policies.active(session)
-            if row is None or row.version == running.policy.version:
-                return None
-            policy = policies.to_policy(row)
-        self.set_policy(policy)
-        return policy.version
-
     # --- moderation --------------------------------------------------------------------
     async def moderate_texts(
         self, texts: list[TextItem], requester: Requester = NOBODY
@@ -184,15 +162,15 @@ class Engine:
         """Texts through the text micro-batcher (all admitted or `Overloaded`); every result
         is stored."""
         futures = self.require_text().submit_all(texts)
-        outcomes = [await asyncio.wrap_future(f) for f in futures]
+        outcomes = [(await asyncio.wrap_future(f)).outcome for f in futures]
         await self.store(outcomes, requester, [text for _, text in texts])
         return outcomes
 
     async def moderate(self, item: Item, requester: Requester = NOBODY) -> Outcome:
         """One item through the micro-batcher; the result is stored."""
-        outcome = await asyncio.wrap_future(self.require_ready().submit(item))
-        await self.store([outcome], requester, [item])
-        return outcome
+        done = await asyncio.wrap_future(self.require_ready().submit(item))
+        await self.store([done.outcome], requester, [done.prepared.read])
+        return done.outcome
 
     async def moderate_all(
         self, items: list[Item | ErrorResult], requester: Requester = NOBODY
@@ -202,24 +180,31 @@ class Engine:
         wanted = [item for item in items if not isinstance(item, ErrorResult)]
         futures = iter(self.require_ready().submit_all(wanted))
         outcomes: list[Outcome] = []
+        reads: list[Read | None] = []
         for item in items:
-            done = item if isinstance(item, ErrorResult) else await asyncio.wrap_future(next(futures))
-            outcomes.append(done)
-        await self.store(outcomes, requester, items)
+            if isinstance(item, ErrorResult):
+                outcomes.append(item)
+                reads.append(None)
+            else:
+                done = await asyncio.wrap_future(next(futures))
+                outcomes.append(done.outcome)
+                reads.append(done.prepared.read)
+        await self.store(outcomes, requester, reads)
         return outcomes
 
     async def store(self, outcomes: Sequence[Outcome], requester: Requester,
-                    inputs: Sequence[object]) -> None:
+                    inputs: Sequence[Read | str | None]) -> None:
         """Store the results in one transaction (sets each result's `result_id`); the
         thumbnails of images going to review are made first, on the decode pool."""
         kept = await self.kept_for_review(outcomes, inputs)
         await asyncio.to_thread(self._store_many, outcomes, requester, kept)
 
     async def kept_for_review(self, outcomes: Sequence[Outcome],
-                              inputs: Sequence[object]) -> list[Kept | None]:
+                              inputs: Sequence[Read | str | None]) -> list[Kept | None]:
         """Per outcome, what goes to the review queue with it (None: it does not go). Inputs
-        are the items (images) or texts."""
-        async def keep(outcome: Outcome, given: object) -> Kept | None:
+        are what the pipeline read of each image (`PreparedItem.read`: bytes, media type and
+        first frame, so nothing is read or decoded again) or the texts."""
+        async def keep(outcome: Outcome, given: Read | str | None) -> Kept | None:
             if not isinstance(outcome, ModerationResult):
                 return None
             origin = decisions.queue_origin(outcome.decision, self.retention)
@@ -227,9 +212,9 @@ class Engine:
                 return None
             if isinstance(given, str):
                 return Kept(origin, text=given)
-            if isinstance(given, Item) and self.moderator is not None:
-                media, thumb = await asyncio.wrap_future(self.moderator.review_copy_async(given))
-                return Kept(origin, media=media, thumbnail=thumb)
+            if isinstance(given, Read) and self.moderator is not None:
+                thumb = await asyncio.wrap_future(self.moderator.thumbnail_async(given))
+                return Kept(origin, media=given.data, media_type=given.media_type, thumbnail=thumb)
             return Kept(origin)
 
         return list(await asyncio.gather(*(keep(o, g) for o, g in zip(outcomes, inputs, strict=True))))
@@ -246,7 +231,8 @@ def save(session: Session, result: ModerationResult, requester: Requester, reten
          kept: Kept | None, result_id: str | None = None) -> None:
     """One decision, with what it keeps for review (`kept`, from `Engine.kept_for_review`)."""
     decisions.save(session, result, requester, retention,
-                   media=kept.media if kept else None, text=kept.text if kept else None,
+                   media=kept.media if kept else None,
+                   media_type=kept.media_type if kept else None, text=kept.text if kept else None,
                    thumbnail=kept.thumbnail if kept else None,
                    origin=kept.origin if kept else None, result_id=result_id)
 

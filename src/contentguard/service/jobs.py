@@ -25,7 +25,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 
 from contentguard.errors import ContentGuardError, NotReady, Overloaded
-from contentguard.moderation.image import Item
+from contentguard.moderation.image import Item, Read
 from contentguard.schemas import ErrorDetail, ErrorResult, ModerationResult, Outcome
 from contentguard.service import webhooks
 from contentguard.service.engine import Engine, Kept, error_result, fetch_item, save
@@ -111,19 +111,20 @@ async def run_job(engine: Engine, job_id: str) -> None:
     job = await asyncio.to_thread(_load, engine.db, job_id)
     if job is None:
         return
-    given: object = job.text if job.kind == "text" else None
+    given: Read | str | None = job.text if job.kind == "text" else None
     try:
         if job.kind == "text":
             texts = engine.require_text()
-            outcome = await asyncio.wrap_future(texts.submit((job.source or "text", job.text or "")))
+            done = await asyncio.wrap_future(texts.submit((job.source or "text", job.text or "")))
+            outcome = done.outcome
         else:
             item = (Item.from_bytes(job.data, job.source or "upload") if job.data is not None
                     else await fetch_item(job.url or "", engine.settings))
-            given = item
             if isinstance(item, ErrorResult):
                 outcome = item
             else:
-                outcome = await asyncio.wrap_future(engine.require_ready().submit(item))
+                done = await asyncio.wrap_future(engine.require_ready().submit(item))
+                outcome, given = done.outcome, done.prepared.read
     except NotReady as exc:
         if job.kind != "text" or engine.text_error is None:
             return  # models still loading: the job stays pending

@@ -43,7 +43,7 @@ async def policy_sync(engine: Engine) -> None:
     while True:
         await asyncio.sleep(engine.settings.policy_sync_s)
         try:
-            version = await asyncio.to_thread(engine.sync_policy)
+            version = await asyncio.to_thread(engine.policy_holder.sync)
             if version is not None:
                 log.info("policy: switched to version %s (changed by another process)", version)
         except Exception:
