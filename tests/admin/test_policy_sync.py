@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accounts import make_key, signed_in_client
-from apps import wait_ready
 from fastapi.testclient import TestClient
+from helpers.accounts import make_key, signed_in_client
+from helpers.apps import wait_ready
 
 from contentguard.moderation.image import Moderator
 from contentguard.moderation.text import TextModerator
