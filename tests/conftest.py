@@ -1,20 +1,25 @@
 """Shared fixtures. Real data lives outside the repo: tests that need it skip on a user's clone
-(with a message) and fail under CI=true, where the data must be present."""
+(with a message) and fail under CI=true, where the data must be present.
+
+Two tiers of apps: `make_client` runs the real models (pulled once per machine); the fast tier,
+`make_dummy_client` and the other `dummy_*` fixtures, runs the same app and moderators over the
+dummy detectors of helpers/dummy.py, for tests of the surface rather than of the models."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
-from accounts import make_key
-from apps import wait_ready
 from fastapi.testclient import TestClient
+from helpers import dummy
+from helpers.accounts import make_key
+from helpers.apps import Models, app_over, wait_ready
 
 from contentguard.moderation.image import Moderator
-from contentguard.server import create_app
+from contentguard.moderation.text import TextModerator
 from contentguard.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -64,8 +69,6 @@ def shared_moderator(settings: Settings):
 @pytest.fixture(scope="session")
 def shared_text_moderator(settings: Settings):
     """One loaded text moderator (real models, default policy)."""
-    from contentguard.moderation.text import TextModerator
-
     return TextModerator(settings)
 
 
@@ -124,25 +127,40 @@ def db(request, tmp_path):  # type: ignore[no-untyped-def]
         database.close()
 
 
-# --- the real app on the real models (one moderator shared by every app the tests build) ----------
+# --- the app over a tier's moderators: the real models, or the dummies of the fast tier ------
 @pytest.fixture(scope="session")
-def make_client(
-    shared_moderator: Moderator, shared_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[..., object]:
-    """`with make_client(**setting_overrides) as client:` a ready TestClient on its own fresh
-    SQLite database, signed with an API key holding every scope (`auth=False`: no key;
-    `database_url=...` overrides the database)."""
+def real_models(shared_moderator: Moderator, shared_text_moderator) -> Models:  # type: ignore[no-untyped-def]
+    return Models(shared_moderator, shared_text_moderator, own_text=lambda _: nullcontext(None))
 
+
+@pytest.fixture(scope="session")
+def dummy_moderator(settings: Settings) -> Iterator[Moderator]:
+    """The fast tier's image moderator: the real moderator over the dummy detectors
+    (helpers/dummy.py) and the default policy; no pulled models."""
+    with dummy.moderator(settings) as moderator:
+        yield moderator
+
+
+@pytest.fixture(scope="session")
+def dummy_text_moderator(settings: Settings) -> Iterator[TextModerator]:
+    """The fast tier's text moderator (dummy detectors, default policy)."""
+    with dummy.text_moderator(settings) as moderator:
+        yield moderator
+
+
+@pytest.fixture(scope="session")
+def dummy_models(dummy_moderator: Moderator, dummy_text_moderator: TextModerator) -> Models:
+    return Models(dummy_moderator, dummy_text_moderator, own_text=dummy.text_moderator)
+
+
+def _client_factory(models: Models, settings: Settings,
+                    tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
     @contextmanager
     def make(auth: bool = True, **overrides: object) -> Iterator[TestClient]:
         if "database_url" not in overrides:
             overrides["database_url"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cg.db'}"
-        changed = settings.model_copy(update=overrides)
-        # the shared text moderator holds the default text settings; others build their own
-        texts = None if any(k.startswith(("text_", "max_text")) for k in overrides) else shared_text_moderator
-        app = create_app(changed, moderator=shared_moderator, text_moderator=texts)
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with app_over(models, settings, **overrides) as app, \
+                TestClient(app, raise_server_exceptions=False) as client:
             wait_ready(client)
             if auth:
                 client.headers["Authorization"] = f"Bearer {make_key(app.state.db)}"
@@ -151,3 +169,18 @@ def make_client(
     return make
 
 
+@pytest.fixture(scope="session")
+def make_client(real_models: Models, settings: Settings,
+                tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """`with make_client(**setting_overrides) as client:` a ready TestClient of the app on the
+    real models, on its own fresh SQLite database, signed with an API key holding every scope
+    (`auth=False`: no key; `database_url=...` overrides the database)."""
+    return _client_factory(real_models, settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def make_dummy_client(dummy_models: Models, settings: Settings,
+                      tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """`make_client` on the dummy detectors: for tests of the surface (routes, auth, limits,
+    jobs, webhooks, review), not of the models."""
+    return _client_factory(dummy_models, settings, tmp_path_factory)

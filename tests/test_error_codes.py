@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from samples import image_bytes
+from helpers.samples import image_bytes
 from starlette.exceptions import HTTPException
 
 import contentguard

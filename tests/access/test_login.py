@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from accounts import PASSWORD, login, make_key, make_user
+from helpers.accounts import PASSWORD, login, make_key, make_user
 from sqlalchemy import select
 
 from contentguard.store.tables import AuditEntry, WebSession
@@ -16,8 +16,8 @@ def _form_token(page_text: str) -> str:
     return found.group(1)
 
 
-def test_pages_redirect_to_login_and_api_says_401_without_credentials(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_pages_redirect_to_login_and_api_says_401_without_credentials(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         page = client.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
         api = client.post("/v1/moderate/text", json={"text": "hello"})
@@ -29,8 +29,8 @@ def test_pages_redirect_to_login_and_api_says_401_without_credentials(make_clien
         assert bad_key.status_code == 401 and "not valid" in bad_key.json()["error"]["message"]
 
 
-def test_login_sets_a_safe_session_cookie_and_logout_ends_it(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_login_sets_a_safe_session_cookie_and_logout_ends_it(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         db = client.app.state.db
         make_user(db, "mira", "moderator")
         csrf = login(client, "mira")
@@ -56,8 +56,8 @@ def test_login_sets_a_safe_session_cookie_and_logout_ends_it(make_client) -> Non
         assert actions[-2:] == ["user.login", "user.logout"]
 
 
-def test_wrong_password_and_missing_form_token_are_refused(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_wrong_password_and_missing_form_token_are_refused(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         make_user(client.app.state.db, "nils", "admin")
         token = _form_token(client.get("/login").text)
         wrong = client.post("/login", data={"username": "nils", "password": "nope-nope-nope",
@@ -70,8 +70,8 @@ def test_wrong_password_and_missing_form_token_are_refused(make_client) -> None:
         assert "cg_session" not in client.cookies
 
 
-def test_login_never_redirects_off_site(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_login_never_redirects_off_site(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         make_user(client.app.state.db, "olga", "moderator")
         for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
             client.cookies.clear()
@@ -82,8 +82,8 @@ def test_login_never_redirects_off_site(make_client) -> None:
             assert answer.status_code == 303 and answer.headers["location"] == "/", target
 
 
-def test_login_attempts_are_rate_limited_per_address(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_login_attempts_are_rate_limited_per_address(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         statuses = []
         for _ in range(12):
             token = _form_token(client.get("/login").text)
@@ -92,8 +92,8 @@ def test_login_attempts_are_rate_limited_per_address(make_client) -> None:
         assert statuses[:10] == [401] * 10 and statuses[-1] == 429
 
 
-def test_moderator_cannot_use_api_key_routes_meant_for_other_roles(make_client) -> None:
-    with make_client(auth=False) as client:
+def test_moderator_cannot_use_api_key_routes_meant_for_other_roles(make_dummy_client) -> None:
+    with make_dummy_client(auth=False) as client:
         key = make_key(client.app.state.db, scopes=("results",))
         refused = client.post("/v1/moderate/text", json={"text": "x"},
                               headers={"Authorization": f"Bearer {key}"})

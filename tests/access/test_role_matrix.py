@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from accounts import make_key, session_for
+from helpers.accounts import make_key, session_for
 
 from contentguard.store.accounts import SCOPES
 
@@ -97,7 +97,7 @@ def _app_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def matrix_client(request, make_client):  # type: ignore[no-untyped-def]
+def matrix_client(request, make_dummy_client):  # type: ignore[no-untyped-def]
     overrides = {}
     if request.param == "postgresql":
         from contentguard.store.db import Database
@@ -108,7 +108,7 @@ def matrix_client(request, make_client):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         fresh.close()
         overrides["database_url"] = url
-    with make_client(auth=False, **overrides) as client:
+    with make_dummy_client(auth=False, **overrides) as client:
         yield client
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from accounts import PASSWORD, make_key, signed_in_client
 from fastapi.testclient import TestClient
+from helpers.accounts import PASSWORD, make_key, signed_in_client
 
 from contentguard.server.auth import SESSION_COOKIE
 from contentguard.store import audit

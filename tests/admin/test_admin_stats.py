@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from accounts import make_user
+from helpers.accounts import make_user
 
 from contentguard.store import stats
 from contentguard.store.db import Database

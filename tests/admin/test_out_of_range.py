@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from accounts import PASSWORD, make_user, signed_in_client
 from fastapi.testclient import TestClient
+from helpers.accounts import PASSWORD, make_user, signed_in_client
 
 from contentguard.store import accounts
 from contentguard.store import webhooks as outbox

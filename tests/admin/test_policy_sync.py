@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accounts import make_key, signed_in_client
-from apps import wait_ready
 from fastapi.testclient import TestClient
-from samples import REVIEW_ALL_POLICY
+from helpers.accounts import make_key, signed_in_client
+from helpers.apps import wait_ready
+from helpers.samples import REVIEW_ALL_POLICY
 
 from contentguard.moderation.image import Moderator
 from contentguard.moderation.policy import ActivePolicy, Policy

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import psutil
+from helpers.samples import image_bytes
 from rich.console import Console
-from samples import image_bytes
 
 from contentguard.bench.load import (
     README_END,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from accounts import PASSWORD
+from helpers.accounts import PASSWORD
 
 from contentguard.cli.team import bootstrap_admin
 from contentguard.settings import Settings

@@ -1,10 +1,14 @@
-"""Every built-in detector passes the conformance suite of its kind."""
+"""Every built-in detector, and every dummy of the fast test tier (helpers/dummy.py), passes
+the conformance suite of its kind."""
 
 from __future__ import annotations
 
 import pytest
-from conformance import DetectorConformance, TextDetectorConformance
+from helpers import dummy
+from helpers.conformance import DetectorConformance, TextDetectorConformance
 
+from contentguard.detectors import registry
+from contentguard.detectors.base import Detector
 from contentguard.detectors.image.nsfw_classifier import NsfwClassifier
 from contentguard.detectors.image.nudity_detector import NudityDetector
 from contentguard.detectors.text.profanity_detector import ProfanityDetector
@@ -70,3 +74,47 @@ class TestTextClassifierConformance(TextDetectorConformance):
         assert evidence and all(text[e.start:e.end] == e.text for e in evidence)
         assert evidence[0].weight >= evidence[-1].weight > 0
         assert "09061701461" in {e.text for e in evidence[:3]}
+
+
+class DummyConformance:
+    """What a dummy promises instead of being installed: it fills the slot of the registered
+    detector of its name (same kinds, so the policy and the registry agree), and its model name
+    says it is a dummy (so no result passes for a real model's)."""
+
+    def test_registered_through_the_entry_point_group(self, detector: Detector) -> None:
+        real = registry.available()[detector.name]
+        assert real is not type(detector) and real.kinds == detector.kinds
+        assert detector.model_name.startswith("dummy-")
+
+
+class TestDummyImageDetectorConformance(DummyConformance, DetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> dummy.DummyImageDetector:
+        return dummy.DummyImageDetector(settings.model_copy(update={"batch_size": 3}))
+
+    def test_probabilities_sum_to_one(self, detector: dummy.DummyImageDetector, frames) -> None:
+        for sig in detector.predict(frames):
+            assert set(sig.scores) == {"drawing", "hentai", "neutral", "porn", "sexy"}
+            assert sum(sig.scores.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+class TestDummyRegionDetectorConformance(DummyConformance, DetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> dummy.DummyRegionDetector:
+        return dummy.DummyRegionDetector(settings.model_copy(update={"batch_size": 2}))
+
+
+class TestDummyProfanityDetectorConformance(DummyConformance, TextDetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> dummy.DummyProfanityDetector:
+        return dummy.DummyProfanityDetector(settings)
+
+
+class TestDummyTextDetectorConformance(DummyConformance, TextDetectorConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def detector(cls, settings: Settings) -> dummy.DummyTextDetector:
+        return dummy.DummyTextDetector(settings)

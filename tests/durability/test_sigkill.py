@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from accounts import login, make_key, make_user
+from helpers.accounts import login, make_key, make_user
 from sqlalchemy import select, text
 
 from contentguard.store.db import Database

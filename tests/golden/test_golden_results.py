@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.samples import gif_bytes, image_bytes
 from PIL import Image
-from samples import gif_bytes, image_bytes
 
 GOLDEN = Path(__file__).with_name("golden_results.json")
 REGEN = os.environ.get("CONTENTGUARD_REGEN_GOLDEN") == "1"

@@ -3,7 +3,7 @@
 
     python tests/parity/make_reference.py [--data-dir ../shared/data]
 
-Steps: take the fixed parity inputs (parity_inputs.parity_images), write them as 8-bit RGB
+Steps: take the fixed parity inputs (helpers.parity_inputs.parity_images), write them as 8-bit RGB
 PNGs to a temporary folder (full size and the exact 224x224 index-sampled version), make sure
 tools/nsfwjs-reference has its node_modules (``npm ci`` from the committed lock file if not),
 run tools/nsfwjs-reference/reference.mjs for
@@ -38,9 +38,9 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests/, for `helpers` (pytest adds it itself)
 
-from parity_inputs import parity_images, pixel_sha256, to_224  # noqa: E402
+from helpers.parity_inputs import parity_images, pixel_sha256, to_224  # noqa: E402
 
 REPO = HERE.parent.parent
 TOOL_DIR = REPO / "tools" / "nsfwjs-reference"

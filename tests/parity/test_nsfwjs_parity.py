@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from parity_inputs import parity_images, pixel_sha256, to_224
+from helpers.parity_inputs import parity_images, pixel_sha256, to_224
 
 from contentguard.detectors.image.nsfw_classifier import CLASSES, NsfwClassifier
 from contentguard.media.types import Frame

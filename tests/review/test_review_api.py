@@ -1,5 +1,6 @@
-"""The review and appeal API over HTTP, on the real app and models: who may call what, the whole
-appeal flow from a real moderation to the webhook rows, conflicts and bad input as clear 4xx."""
+"""The review and appeal API over HTTP, on the real app over the dummy detectors: who may call
+what, the whole appeal flow from a real moderation to the webhook rows, conflicts and bad input
+as clear 4xx."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import hashlib
 import io
 
 import pytest
-from accounts import make_key
 from fastapi.testclient import TestClient
+from helpers.accounts import make_key
+from helpers.samples import image_bytes
 from PIL import Image
-from samples import image_bytes
 from sqlalchemy import select
 
 from contentguard.server.auth import SESSION_COOKIE
@@ -36,8 +37,8 @@ def error_code(answer) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def app_client(review_app):  # type: ignore[no-untyped-def]
-    with review_app() as client:
+def app_client(dummy_review_app):  # type: ignore[no-untyped-def]
+    with dummy_review_app() as client:
         yield client
 
 

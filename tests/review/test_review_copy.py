@@ -12,9 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import PIL.Image
 import pytest
-from accounts import make_key
+from helpers.accounts import make_key
+from helpers.samples import gif_bytes, image_bytes
 from PIL import Image
-from samples import gif_bytes, image_bytes
 
 from contentguard.media.thumbnail import THUMBNAIL_PX
 from contentguard.moderation import image as image_moderation

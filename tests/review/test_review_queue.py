@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from accounts import make_key, make_user
+from helpers.accounts import make_key, make_user
 from sqlalchemy import select, update
 
 from contentguard.errors import Conflict, Forbidden, InvalidRequest, NotFound

@@ -7,7 +7,7 @@ get 429 `overloaded` with `Retry-After`. `?async=true` is bounded the same way b
 
 The load is a gate: a text detector that holds every model run while it is closed, standing in
 for long texts keeping the text models busy (what is under test is our scheduling around the
-models, not the models); the real text and image models run beside it.
+models, not the models); the dummy text and image detectors (helpers/dummy.py) run beside it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from accounts import make_key
-from apps import serve_app
-from samples import Reply, http_server, image_bytes
+from helpers.accounts import make_key
+from helpers.apps import serve_app
+from helpers.samples import Reply, http_server, image_bytes
 from sqlalchemy import func, select
 
 from contentguard.detectors.base import Signals, TextDetector
@@ -78,10 +78,10 @@ class Gate(TextDetector):
 
 
 @pytest.fixture
-def gated(settings: Settings, shared_text_moderator: TextModerator) -> Iterator[tuple[TextModerator, Gate]]:
-    """A text moderator whose model runs pass the gate first, then the real text models."""
+def gated(settings: Settings, dummy_text_moderator: TextModerator) -> Iterator[tuple[TextModerator, Gate]]:
+    """A text moderator whose model runs pass the gate first, then the dummy text detectors."""
     gate = Gate(settings)
-    moderator = TextModerator(settings, detectors=[gate, *shared_text_moderator.detectors])
+    moderator = TextModerator(settings, detectors=[gate, *dummy_text_moderator.detectors])
     try:
         yield moderator, gate
     finally:
@@ -90,15 +90,15 @@ def gated(settings: Settings, shared_text_moderator: TextModerator) -> Iterator[
 
 
 @pytest.fixture
-def serve_gated(settings, shared_moderator, gated, tmp_path):  # type: ignore[no-untyped-def]
-    """`with serve_gated(database=None, **setting_overrides) as (base, headers, app):` the real
-    app with the gated text moderator on uvicorn, and the headers of an API key."""
+def serve_gated(settings, dummy_moderator, gated, tmp_path):  # type: ignore[no-untyped-def]
+    """`with serve_gated(database=None, **setting_overrides) as (base, headers, app):` the app
+    with the gated text moderator on uvicorn, and the headers of an API key."""
     moderator, _ = gated
 
     @contextmanager
     def make(database: Database | None = None, **overrides: object) -> Iterator[tuple[str, dict, object]]:
         overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'cg.db'}")
-        app = create_app(settings.model_copy(update=overrides), moderator=shared_moderator,
+        app = create_app(settings.model_copy(update=overrides), moderator=dummy_moderator,
                          text_moderator=moderator, database=database)
         with serve_app(app) as base:
             yield base, {"Authorization": f"Bearer {make_key(app.state.db)}"}, app

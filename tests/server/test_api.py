@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from samples import Reply, gif_bytes, image_bytes
+from helpers.samples import Reply, gif_bytes, image_bytes
 
 from contentguard.schemas import ErrorResult, ModerationResult
 
@@ -51,7 +51,7 @@ def test_animated_upload_reports_frames(client) -> None:
 
 
 def test_url_is_fetched_from_an_allowed_network(client) -> None:
-    from samples import http_server
+    from helpers.samples import http_server
 
     with http_server({"/pic.png": Reply(PNG, content_type="image/png")}) as base:
         response = client.post("/v1/moderate/image", json={"url": f"{base}/pic.png"})
@@ -66,8 +66,8 @@ def test_url_is_fetched_from_an_allowed_network(client) -> None:
     assert body["source"] == f"{base}/nothing.png"
 
 
-def test_internal_urls_are_refused_by_default(make_client) -> None:
-    with make_client() as client:  # no fetch_allow_networks
+def test_internal_urls_are_refused_by_default(make_dummy_client) -> None:
+    with make_dummy_client() as client:  # no fetch_allow_networks
         for url in ("http://127.0.0.1:8000/", "http://169.254.169.254/latest/meta-data/",
                     "http://[::1]/", "http://10.1.2.3/x.png"):
             assert_error(client.post("/v1/moderate/image", json={"url": url}), 400, "blocked_url")
@@ -101,8 +101,8 @@ def test_unknown_routes_and_methods_share_the_error_shape(client) -> None:
     assert_error(client.get("/v1/results/xyz"), 422, "invalid_request")
 
 
-def test_body_over_the_limit_is_refused_by_content_length(make_client) -> None:
-    with make_client(max_bytes=10_000) as client:
+def test_body_over_the_limit_is_refused_by_content_length(make_dummy_client) -> None:
+    with make_dummy_client(max_bytes=10_000) as client:
         big = image_bytes(2, size=(400, 400), fmt="BMP")  # ~480 KB
         assert_error(client.post("/v1/moderate/image", content=big,
                                  headers={"content-type": "image/bmp"}), 413, "too_large")
@@ -111,7 +111,7 @@ def test_body_over_the_limit_is_refused_by_content_length(make_client) -> None:
                      413, "too_large")
 
 
-def test_body_over_the_limit_is_refused_while_streaming(make_client) -> None:
+def test_body_over_the_limit_is_refused_while_streaming(make_dummy_client) -> None:
     sent = []
 
     def chunks():  # no Content-Length: chunked transfer
@@ -119,7 +119,7 @@ def test_body_over_the_limit_is_refused_while_streaming(make_client) -> None:
             sent.append(1)
             yield b"\0" * 65536
 
-    with make_client(max_bytes=100_000) as client:
+    with make_dummy_client(max_bytes=100_000) as client:
         response = client.post("/v1/moderate/image", content=chunks(), headers={"content-type": "image/png"})
     assert_error(response, 413, "too_large")
 
@@ -151,7 +151,7 @@ def test_batch_keeps_order_and_isolates_failures(client) -> None:
 
 
 def test_batch_as_json(client) -> None:
-    from samples import http_server
+    from helpers.samples import http_server
 
     with http_server({"/p.png": Reply(PNG, content_type="image/png")}) as base:
         response = client.post("/v1/moderate/batch", json={"items": [
@@ -177,8 +177,8 @@ def test_bad_batches_are_refused(client, body) -> None:
     assert_error(client.post("/v1/moderate/batch", json=body), 400, "bad_request")
 
 
-def test_batch_item_limit(make_client) -> None:
-    with make_client(max_batch_items=3) as client:
+def test_batch_item_limit(make_dummy_client) -> None:
+    with make_dummy_client(max_batch_items=3) as client:
         files = [("file", (f"{n}.png", PNG, "image/png")) for n in range(4)]
         body = assert_error(client.post("/v1/moderate/batch", files=files), 400, "bad_request")
         assert "3" in body["error"]["message"]
@@ -186,18 +186,18 @@ def test_batch_item_limit(make_client) -> None:
         assert ok.status_code == 200 and len(ok.json()["results"]) == 3
 
 
-def test_more_items_than_the_queue_holds_get_429(make_client) -> None:
-    with make_client(max_queue=2) as client:
+def test_more_items_than_the_queue_holds_get_429(make_dummy_client) -> None:
+    with make_dummy_client(max_queue=2) as client:
         files = [("file", (f"{n}.png", image_bytes(n), "image/png")) for n in range(3)]
         response = client.post("/v1/moderate/batch", files=files)
         assert_error(response, 429, "overloaded")
         assert response.headers["retry-after"]
 
 
-def test_cors_is_off_by_default_and_on_when_configured(client, make_client) -> None:
+def test_cors_is_off_by_default_and_on_when_configured(client, make_dummy_client) -> None:
     headers = {"origin": "https://app.example", "access-control-request-method": "POST"}
     assert "access-control-allow-origin" not in client.options("/v1/moderate/image", headers=headers).headers
-    with make_client(cors_origins=["https://app.example"]) as allowed:
+    with make_dummy_client(cors_origins=["https://app.example"]) as allowed:
         response = allowed.options("/v1/moderate/image", headers=headers)
         assert response.headers["access-control-allow-origin"] == "https://app.example"
 
@@ -234,6 +234,6 @@ def test_bad_text_requests(client, body, status, code) -> None:
     assert_error(client.post("/v1/moderate/text", json=body), status, code)
 
 
-def test_text_over_the_limit_is_413(make_client) -> None:
-    with make_client(max_text_chars=100) as client:
+def test_text_over_the_limit_is_413(make_dummy_client) -> None:
+    with make_dummy_client(max_text_chars=100) as client:
         assert_error(client.post("/v1/moderate/text", json={"text": "y" * 101}), 413, "too_large")

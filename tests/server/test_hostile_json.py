@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
-from accounts import PASSWORD, make_key, signed_in_client
 from fastapi import params
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from samples import image_bytes
+from helpers.accounts import PASSWORD, make_key, signed_in_client
+from helpers.samples import image_bytes
 from sqlalchemy import func, select
 
 from contentguard.schemas import ErrorResult
@@ -53,7 +53,7 @@ def assert_error(response, status: int | tuple[int, ...], code: str | tuple[str,
 
 # --- the app, its callers and what it stored before -------------------------------------------------
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def app(request, make_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def app(request, make_dummy_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     overrides = {}
     if request.param == "postgresql":
         from contentguard.store.db import Database
@@ -64,7 +64,7 @@ def app(request, make_client) -> Iterator[TestClient]:  # type: ignore[no-untype
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         fresh.close()
         overrides["database_url"] = url
-    with make_client(auth=False, **overrides) as client:
+    with make_dummy_client(auth=False, **overrides) as client:
         yield client
 
 
@@ -427,7 +427,7 @@ def test_a_non_ascii_csrf_token_is_a_403_not_a_500(app: TestClient, callers: Cal
 
 
 # --- item 7: a chunked body over the limit is a 413 wherever it goes ---------------------------------
-def test_a_chunked_body_over_the_limit_is_a_413_on_every_route(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_chunked_body_over_the_limit_is_a_413_on_every_route(make_dummy_client) -> None:  # type: ignore[no-untyped-def]
     limit = 4096 + 64 * 1024  # max_bytes + the multipart slack (server/app.py)
 
     def chunked(start: bytes, end: bytes, size: int) -> Iterator[bytes]:  # no Content-Length
@@ -436,7 +436,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_on_every_route(make_client) -> N
             yield b"a" * 8192
         yield end
 
-    with make_client(max_bytes=4096) as client:
+    with make_dummy_client(max_bytes=4096) as client:
         admin = signed_in_client(client, "root", "admin")
         text = (b'{"text": "', b'"}')
         for person, path, (start, end), ctype in [
@@ -479,12 +479,12 @@ def running(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 def test_a_chunked_body_over_the_limit_is_a_413_through_a_real_server(  # type: ignore[no-untyped-def]
-    settings, shared_moderator, shared_text_moderator, tmp_path
+    settings, dummy_moderator, dummy_text_moderator, tmp_path
 ) -> None:
     """The same on a real socket: uvicorn decodes the chunked transfer encoding."""
     changed = settings.model_copy(update={"max_bytes": 4096,
                                           "database_url": f"sqlite:///{tmp_path / 'cg.db'}"})
-    app = create_app(changed, moderator=shared_moderator, text_moderator=shared_text_moderator)
+    app = create_app(changed, moderator=dummy_moderator, text_moderator=dummy_text_moderator)
 
     def chunked() -> Iterator[bytes]:
         yield b'{"text": "'

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from accounts import signed_in_client
+from helpers.accounts import signed_in_client
 
 from contentguard.schemas import ErrorResult
 

@@ -6,10 +6,10 @@ import json
 import threading
 from pathlib import Path
 
-from accounts import make_key
 from fastapi.testclient import TestClient
+from helpers.accounts import make_key
+from helpers.samples import image_bytes
 from prometheus_client import REGISTRY
-from samples import image_bytes
 
 from contentguard.errors import Overloaded
 from contentguard.moderation.batcher import MicroBatcher
@@ -32,16 +32,16 @@ def test_healthz_and_readyz(client) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert {m["name"] for m in body["models"]} >= {"nsfw-mobilenet-v2"}
+    assert {m["name"] for m in body["models"]} >= {"dummy-colour-classifier", "dummy-colour-regions"}
     assert body["policy_version"]
 
 
-def test_not_ready_while_loading_then_ready(settings, shared_moderator, tmp_path) -> None:
+def test_not_ready_while_loading_then_ready(settings, dummy_moderator, tmp_path) -> None:
     gate = threading.Event()
 
     def slow() -> Moderator:
         gate.wait(30)
-        return shared_moderator
+        return dummy_moderator
 
     db = Database(f"sqlite:///{tmp_path / 'cg.db'}")
     db.upgrade()
@@ -99,8 +99,8 @@ def test_metrics_count_requests_models_and_decisions(client) -> None:
         assert name in text, name
 
 
-def test_concurrent_items_share_model_runs(shared_moderator) -> None:
-    batcher = MicroBatcher(shared_moderator, max_batch=16, max_wait_ms=200, max_queue=64)
+def test_concurrent_items_share_model_runs(dummy_moderator) -> None:
+    batcher = MicroBatcher(dummy_moderator, max_batch=16, max_wait_ms=200, max_queue=64)
     try:
         runs = sample("contentguard_model_batch_size_count", {"model": "nsfw-classifier"})
         items = sample("contentguard_model_batch_size_sum", {"model": "nsfw-classifier"})
@@ -121,8 +121,8 @@ def test_concurrent_items_share_model_runs(shared_moderator) -> None:
         batcher.close()
 
 
-def test_a_full_queue_refuses_new_items(shared_moderator) -> None:
-    batcher = MicroBatcher(shared_moderator, max_batch=4, max_wait_ms=100, max_queue=2)
+def test_a_full_queue_refuses_new_items(dummy_moderator) -> None:
+    batcher = MicroBatcher(dummy_moderator, max_batch=4, max_wait_ms=100, max_queue=2)
     try:
         first = [batcher.submit(Item.from_bytes(image_bytes(n), "x")) for n in range(2)]
         try:

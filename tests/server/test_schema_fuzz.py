@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from accounts import make_key, session_for
+from helpers.accounts import make_key, session_for
 from hypothesis import reject
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
@@ -81,7 +81,7 @@ schema = schemathesis.openapi.from_dict(json.loads(OPENAPI.read_text()), config=
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(settings, shared_moderator, shared_text_moderator, tmp_path_factory):  # type: ignore[no-untyped-def]
+def fuzzed_app(settings, dummy_moderator, dummy_text_moderator, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The app on a fresh database, started the way schemathesis calls it (its own ASGI
     client runs the lifespan) and ready."""
     db = tmp_path_factory.mktemp("fuzz") / "cg.db"
@@ -90,7 +90,7 @@ def fuzzed_app(settings, shared_moderator, shared_text_moderator, tmp_path_facto
     fuzz_settings = settings.model_copy(update={"database_url": f"sqlite:///{db}",
                                                 "max_pending_jobs": 1_000_000})
     app = create_app(fuzz_settings,
-                     moderator=shared_moderator, text_moderator=shared_text_moderator)
+                     moderator=dummy_moderator, text_moderator=dummy_text_moderator)
     with asgi.get_client(app) as client:
         deadline = time.monotonic() + 120
         while client.get("/readyz").status_code != 200:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from accounts import signed_in_client
 from fastapi.testclient import TestClient
+from helpers.accounts import signed_in_client
 from httpx import Response
 
 from contentguard.server.security_headers import FRAMING, PAGE_POLICY, policy_for
@@ -19,8 +19,8 @@ PAGES = ("/", "/login", "/review", "/appeals", "/admin/dashboard", "/admin/polic
 
 
 @pytest.fixture(scope="module")
-def app_client(make_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with make_client(max_bytes=10_000) as client:
+def app_client(make_dummy_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with make_dummy_client(max_bytes=10_000) as client:
         yield client
 
 

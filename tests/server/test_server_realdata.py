@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from contentguard.schemas import ErrorResult, ModerationResult
 
 pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def client(make_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """The app on the real models (the folder's `client` runs the dummies)."""
+    with make_client(fetch_allow_networks=["127.0.0.0/8"]) as client:
+        yield client
 
 
 def _files(root: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from accounts import PASSWORD, make_user
+from helpers.accounts import PASSWORD, make_user
 from pydantic import ValidationError
 from sqlalchemy import select
 

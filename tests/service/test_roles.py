@@ -42,12 +42,12 @@ def _statuses(client: TestClient) -> dict[str, int]:
 
 
 def test_an_api_only_process_mounts_no_pages(settings: Settings, tmp_path: Path,
-                                             shared_moderator, shared_text_moderator) -> None:  # type: ignore[no-untyped-def]
+                                             dummy_moderator, dummy_text_moderator) -> None:  # type: ignore[no-untyped-def]
     every = create_app(settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'a.db'}"}),
-                       moderator=shared_moderator, text_moderator=shared_text_moderator)
+                       moderator=dummy_moderator, text_moderator=dummy_text_moderator)
     api = create_app(settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'b.db'}",
                                                  "roles": ["api"]}),
-                     moderator=shared_moderator, text_moderator=shared_text_moderator)
+                     moderator=dummy_moderator, text_moderator=dummy_text_moderator)
     with TestClient(every) as client:
         assert _statuses(client) == {"/healthz": 200, "/login": 200, "/review": 303, "/admin/users": 303,
                                      "/static/app.css": 200, "/v1/admin/users": 401,
@@ -67,7 +67,7 @@ def test_worker_delivers_webhooks_without_an_http_server(tmp_path: Path, setting
     url = f"sqlite:///{tmp_path / 'w.db'}"
     db = Database(url)
     db.upgrade()
-    from accounts import make_key
+    from helpers.accounts import make_key
 
     from contentguard.store.tables import ApiKey
 

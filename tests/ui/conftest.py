@@ -1,22 +1,22 @@
 """Browser fixtures: Debian's chromium driven by Playwright (never a downloaded browser) against
-the real app and models, served by uvicorn on a free local port."""
+the real app, served by uvicorn on a free local port: on the real models (`serve`, `base_url`)
+or on the dummy detectors (`dummy_serve`, `dummy_base_url`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from accounts import SERVED as DATABASES
-from accounts import session_for
-from apps import serve_app
-from page_errors import watch_errors
+from helpers.accounts import SERVED as DATABASES
+from helpers.accounts import session_for
+from helpers.apps import Models, app_over, serve_app
+from helpers.page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from contentguard.moderation.image import Moderator
-from contentguard.server import create_app
 from contentguard.server.auth import SESSION_COOKIE
 from contentguard.settings import Settings
 
@@ -27,34 +27,45 @@ DESKTOP = {"width": 1280, "height": 900}
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture(scope="session")
-def serve(
-    settings: Settings, shared_moderator: Moderator, shared_text_moderator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[..., AbstractContextManager[str]]:
-    """`with serve(moderator=None, **setting_overrides) as base_url:` the real app, running, on
-    its own fresh SQLite database. Local fetches are allowed so the URL flow (and webhooks) can
-    use a server on 127.0.0.1."""
-
-    def make(moderator: Moderator | None = None, **overrides: object) -> AbstractContextManager[str]:
+def _serve_factory(models: Models, settings: Settings,
+                   tmp_path_factory: pytest.TempPathFactory) -> Callable[..., AbstractContextManager[str]]:
+    @contextmanager
+    def make(moderator: Moderator | None = None, **overrides: object) -> Iterator[str]:
         overrides.setdefault("fetch_allow_networks", ["127.0.0.0/8"])
         overrides.setdefault("database_url", f"sqlite:///{tmp_path_factory.mktemp('db') / 'cg.db'}")
-        # the shared text moderator holds the default text settings; others build their own
-        text_settings = any(k.startswith(("text_", "max_text")) for k in overrides)
-        app = create_app(
-            settings.model_copy(update=overrides),
-            moderator=moderator or shared_moderator,
-            text_moderator=None if text_settings else shared_text_moderator,
-        )
-        return serve_app(app)
+        with app_over(models, settings, moderator, **overrides) as app, serve_app(app) as url:
+            yield url
 
     return make
 
 
 @pytest.fixture(scope="session")
+def serve(real_models: Models, settings: Settings,
+          tmp_path_factory: pytest.TempPathFactory) -> Callable[..., AbstractContextManager[str]]:
+    """`with serve(moderator=None, **setting_overrides) as base_url:` the real app on the real
+    models, running, on its own fresh SQLite database. Local fetches are allowed so the URL flow
+    (and webhooks) can use a server on 127.0.0.1."""
+    return _serve_factory(real_models, settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def dummy_serve(dummy_models: Models, settings: Settings,
+                tmp_path_factory: pytest.TempPathFactory) -> Callable[..., AbstractContextManager[str]]:
+    """`serve` on the dummy detectors (helpers/dummy.py): for tests of the pages, not the models."""
+    return _serve_factory(dummy_models, settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def base_url(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
-    """The app most tests share (default policy and limits)."""
+    """The app the real-model tests share (default policy and limits)."""
     with serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def dummy_base_url(dummy_serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """The app the page tests share, on the dummy detectors (default policy and limits)."""
+    with dummy_serve() as url:
         yield url
 
 

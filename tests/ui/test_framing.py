@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from accounts import SERVED, session_for
-from page_errors import watch_errors
+from helpers.accounts import SERVED, session_for
+from helpers.page_errors import watch_errors
 from playwright.sync_api import Browser, expect
 
 from contentguard.server.auth import SESSION_COOKIE
@@ -23,9 +23,9 @@ FRAMED = ("/review", "/admin/users", "/")
 
 
 @pytest.fixture
-def attacker(base_url: str) -> Iterator[str]:
+def attacker(dummy_base_url: str) -> Iterator[str]:
     """Another origin serving a page that frames ours, and a page of its own to frame."""
-    frames = "".join(f'<iframe id="f{i}" src="{base_url}{path}" width="600" height="300"></iframe>'
+    frames = "".join(f'<iframe id="f{i}" src="{dummy_base_url}{path}" width="600" height="300"></iframe>'
                      for i, path in enumerate(FRAMED))
     pages = {"/": f'<!doctype html><title>attacker</title>{frames}'
                   '<iframe id="own" src="/own"></iframe>',
@@ -54,11 +54,11 @@ def attacker(base_url: str) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def test_another_origin_cannot_frame_the_pages(browser: Browser, base_url: str, attacker: str) -> None:
+def test_another_origin_cannot_frame_the_pages(browser: Browser, dummy_base_url: str, attacker: str) -> None:
     context = browser.new_context()
     try:
-        token, _ = session_for(SERVED[base_url], "framing-target", "admin")
-        context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
+        token, _ = session_for(SERVED[dummy_base_url], "framing-target", "admin")
+        context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": dummy_base_url}])
         page = context.new_page()
         refused: list[str] = []
         page.on("console", lambda message: refused.append(message.text)
@@ -82,13 +82,13 @@ def test_another_origin_cannot_frame_the_pages(browser: Browser, base_url: str, 
 
         # The same pages open normally as the top page.
         top = context.new_page()
-        top.goto(f"{base_url}/review")
+        top.goto(f"{dummy_base_url}/review")
         expect(top.locator("#review")).to_have_count(1)
     finally:
         context.close()
 
 
-def test_the_page_policy_refuses_an_injected_inline_script(browser: Browser, base_url: str) -> None:
+def test_the_page_policy_refuses_an_injected_inline_script(browser: Browser, dummy_base_url: str) -> None:
     """The login page's own script runs under the policy (it marks <html class="js">), an
     injected inline one is refused, and Chromium reports that on the console the way
     page_errors.watch_errors reads it (so every browser test fails on a refusal)."""
@@ -97,7 +97,7 @@ def test_the_page_policy_refuses_an_injected_inline_script(browser: Browser, bas
         page = context.new_page()
         refused: list[str] = []
         watch_errors(page, refused)
-        page.goto(f"{base_url}/login")
+        page.goto(f"{dummy_base_url}/login")
         expect(page.locator("html.js")).to_have_count(1)
         assert refused == []
         page.evaluate("""() => {

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from accounts import PASSWORD, SERVED, make_user
-from page_errors import watch_errors
+from helpers.accounts import PASSWORD, SERVED, make_user
+from helpers.page_errors import watch_errors
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from contentguard.moderation.policy import ActivePolicy
@@ -24,15 +24,15 @@ NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.inner
 
 
 @pytest.fixture
-def app_url(serve, shared_moderator, shared_text_moderator) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def app_url(dummy_serve, dummy_moderator, dummy_text_moderator) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh app; the shared moderators get their policy back afterwards."""
-    image, text = shared_moderator.policy, shared_text_moderator.policy
+    image, text = dummy_moderator.policy, dummy_text_moderator.policy
     try:
-        with serve() as base:
+        with dummy_serve() as base:
             yield base
     finally:  # each its own policy again, as they were made
-        shared_moderator.active_policy = ActivePolicy(image)
-        shared_text_moderator.active_policy = ActivePolicy(text)
+        dummy_moderator.active_policy = ActivePolicy(image)
+        dummy_text_moderator.active_policy = ActivePolicy(text)
 
 
 @pytest.fixture

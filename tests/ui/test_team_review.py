@@ -1,23 +1,23 @@
-"""The review queue and appeals pages in a real browser (Debian's chromium) on the real app and
-models: sign in through the form, claim, blur by default, decide with the keyboard, skip,
-escalate, an appeal filed through the API coming back first and being decided, phone width."""
+"""The review queue and appeals pages in a real browser (Debian's chromium) on the real app over
+the dummy detectors (helpers/dummy.py): sign in through the form, claim, blur by default, decide
+with the keyboard, skip, escalate, an appeal filed through the API coming back first and being
+decided, phone width."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from accounts import PASSWORD, SERVED, api_client, make_user
-from page_errors import watch_errors
+from helpers import dummy
+from helpers.accounts import PASSWORD, SERVED, api_client, make_user
+from helpers.page_errors import watch_errors
+from helpers.samples import REVIEW_ALL_POLICY, image_bytes, square_png
 from playwright.sync_api import Page, expect
-from samples import REVIEW_ALL_POLICY, image_bytes
 
-from contentguard.moderation.image import Moderator
 from contentguard.moderation.policy import Policy
 from contentguard.settings import Settings
 
 pytestmark = pytest.mark.browser
-
 
 
 def no_sideways_scroll(page: Page) -> bool:
@@ -28,15 +28,15 @@ def image_filter(page: Page) -> str:
     return page.eval_on_selector("#item-image", "node => getComputedStyle(node).filter")
 
 
-def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, data_dir: Path,  # type: ignore[no-untyped-def]
+def test_review_and_appeal_in_the_browser(browser, dummy_serve, settings: Settings,  # type: ignore[no-untyped-def]
                                           open_page, artifacts: Path) -> None:
     policy = Policy.from_yaml(REVIEW_ALL_POLICY, origin="test")
-    with Moderator(settings, policy=policy) as moderator, serve(moderator=moderator) as url:
+    with dummy.moderator(settings, policy) as moderator, dummy_serve(moderator=moderator) as url:
         make_user(SERVED[url], "rita", "moderator")
         client = api_client(url)
-        photo = (data_dir / "images" / "photos" / "skimage_astronaut.png").read_bytes()
+        photo = square_png((40, 40, 220), size=(480, 360), box=(180, 60, 120, 150))  # a "face"
         first = client.post("/v1/moderate/image",
-                            files={"file": ("astronaut.png", photo, "image/png")}).json()
+                            files={"file": ("face.png", photo, "image/png")}).json()
         assert first["decision"] == "review" and first["detections"]
         text = client.post("/v1/moderate/text", json={"text": "you are a damn idiot"}).json()
         assert text["decision"] == "review"
@@ -58,7 +58,7 @@ def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, da
 
         # `n` claims the oldest: the photo, blurred until asked, with its scores and boxes.
         page.keyboard.press("n")
-        expect(page.get_by_test_id("item-source")).to_have_text("astronaut.png")
+        expect(page.get_by_test_id("item-source")).to_have_text("face.png")
         expect(page.get_by_test_id("review-stage")).to_have_class("stage review-stage blurred")
         expect(page.get_by_test_id("item-image")).to_have_js_property("complete", True)
         assert "blur" in image_filter(page)
@@ -97,7 +97,7 @@ def test_review_and_appeal_in_the_browser(browser, serve, settings: Settings, da
         # A reload forgets the skips: the photo again, rejected with a chosen reason.
         page.reload()
         page.keyboard.press("n")
-        expect(page.get_by_test_id("item-source")).to_have_text("astronaut.png")
+        expect(page.get_by_test_id("item-source")).to_have_text("face.png")
         expect(page.get_by_test_id("review-stage")).to_have_attribute("data-blurred", "true")
         page.get_by_test_id("reject-reason").select_option("nudity_exposed")
         page.get_by_role("heading", name="Review queue").click()

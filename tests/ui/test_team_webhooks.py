@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from accounts import SERVED, make_key, session_for
+from helpers.accounts import SERVED, make_key, session_for
+from helpers.webhook_receiver import Receiver, webhook_receiver
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from webhook_receiver import Receiver, webhook_receiver
 
 from contentguard.server.auth import SESSION_COOKIE
 from contentguard.store import webhooks as outbox
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def served(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[tuple[str, Receiver]]:
+def served(dummy_serve: Callable[..., AbstractContextManager[str]]) -> Iterator[tuple[str, Receiver]]:
     """An app of its own (so no other test's deliveries show) and a receiver for its webhooks."""
-    with webhook_receiver() as receiver, serve(webhook_backoff_s=0.05) as base:
+    with webhook_receiver() as receiver, dummy_serve(webhook_backoff_s=0.05) as base:
         yield base, receiver
 
 

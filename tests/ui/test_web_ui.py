@@ -1,5 +1,7 @@
-"""The web UI in a real browser (Debian's chromium) against the real app and models: every way in
-(drop, picker, paste, URL, keyboard), what a result shows, errors, blur, history, phone width."""
+"""The web UI in a real browser (Debian's chromium) against the real app: every way in (drop,
+picker, paste, URL, keyboard), what a result shows, errors, blur, history, phone width. A real
+photo is dropped on the real models; the rest is about the page, so it runs on the dummy
+detectors (helpers/dummy.py), where a blue square is a region found and a red one a flag."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from accounts import api_client
+from helpers import dummy
+from helpers.accounts import api_client
+from helpers.samples import Reply, http_server, image_bytes, square_png
 from playwright.sync_api import Page, expect
-from samples import Reply, http_server, image_bytes
 
-from contentguard.moderation.image import Moderator
 from contentguard.moderation.policy import Policy
 from contentguard.settings import Settings
 
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.browser
 CLASSES = {"drawing", "hentai", "neutral", "porn", "sexy"}
 DECISION = re.compile(r"^(allow|review|block)$")
 
+# A square the dummy region detector finds, scoring 0.71 (FACE_FEMALE): not a classifier score.
+FACE = square_png((40, 40, 220))
 # Blocks everything through the classifier (a whole-image flag) and still runs the detector.
 BLOCK_ALL = """\
 version: test-block-all@1
@@ -124,11 +128,11 @@ def test_drop_a_real_photo_shows_the_whole_result(open_page, base_url: str, data
     assert not outside, outside
 
 
-def test_url_flow_and_a_refused_url(open_page, base_url: str) -> None:
+def test_url_flow_and_a_refused_url(open_page, dummy_base_url: str) -> None:
     """A URL is fetched by the server and shown without a referrer; a private address is refused
     with the API's code and message, and the previous result is not left on screen."""
     png = image_bytes(7)
-    page = open_page(base_url)
+    page = open_page(dummy_base_url)
     with http_server({"/pic.png": Reply(png, content_type="image/png")}) as remote:
         url = f"{remote}/pic.png"
         page.get_by_test_id("url-input").fill(url)
@@ -152,11 +156,11 @@ def test_url_flow_and_a_refused_url(open_page, base_url: str) -> None:
 
 
 def test_rejected_files_show_the_code_and_no_stale_result(
-    open_page, base_url: str, data_dir: Path, serve
+    open_page, dummy_base_url: str, dummy_serve
 ) -> None:
     """A text file and a damaged image get the API's error; a file over `max_bytes` is refused in
     the browser without a request. The earlier good result never stays on screen."""
-    page = open_page(base_url)
+    page = open_page(dummy_base_url)
     pick(page, "good.png", image_bytes(2))
     wait_result(page, "good.png")
 
@@ -168,14 +172,14 @@ def test_rejected_files_show_the_code_and_no_stale_result(
     expect(page.get_by_test_id("result-image")).not_to_have_attribute("src", re.compile("."))
     expect(page.get_by_test_id("status")).to_contain_text("notes.txt")
 
-    damaged = data_dir / "images" / "bad" / "other" / "skimage_truncated.jpg"
-    pick(page, damaged.name, damaged.read_bytes(), mime="image/jpeg")
+    damaged = image_bytes(3)
+    pick(page, "damaged.png", damaged[: len(damaged) // 2])
     expect(page.get_by_test_id("error-code")).to_have_text("decode_failed")
-    expect(page.get_by_test_id("error-source")).to_have_text(damaged.name)
+    expect(page.get_by_test_id("error-source")).to_have_text("damaged.png")
     expect(page.get_by_test_id("result")).to_be_hidden()
     expect(page.get_by_test_id("history-item")).to_have_count(3)
 
-    with serve(max_bytes=20_000) as small:
+    with dummy_serve(max_bytes=20_000) as small:
         page = open_page(small)
         expect(page.get_by_test_id("max-size")).to_have_text("19.5 KB")
         sent: list[str] = []
@@ -189,10 +193,10 @@ def test_rejected_files_show_the_code_and_no_stale_result(
         assert sent == []
 
 
-def test_picker_paste_and_session_history(open_page, base_url: str) -> None:
+def test_picker_paste_and_session_history(open_page, dummy_base_url: str) -> None:
     """The file picker (one file or several) and a pasted image all check; history entries reopen
     their result, stay after a reload (sessionStorage) with a preview, and clear."""
-    page = open_page(base_url)
+    page = open_page(dummy_base_url)
     pick(page, "picked.png", image_bytes(4))
     wait_result(page, "picked.png")
 
@@ -240,18 +244,17 @@ def test_picker_paste_and_session_history(open_page, base_url: str) -> None:
 
 
 def test_blur_is_on_for_flagged_results_and_the_toggle_removes_it(
-    open_page, serve, settings: Settings, data_dir: Path
+    open_page, dummy_serve, settings: Settings
 ) -> None:
     """Not `allow`: a whole-image (classifier) flag blurs the whole image even where regions were
     found; the switch, used from the keyboard, takes the blur off."""
     policy = Policy.from_yaml(BLOCK_ALL, origin="test")
-    with Moderator(settings, policy=policy) as moderator, serve(moderator=moderator) as url:
+    with dummy.moderator(settings, policy) as moderator, dummy_serve(moderator=moderator) as url:
         page = open_page(url)
         toggle = page.get_by_test_id("blur-toggle")
 
-        photo = data_dir / "images" / "photos" / "skimage_astronaut.png"
-        pick(page, photo.name, photo.read_bytes())
-        wait_result(page, photo.name)
+        pick(page, "face.png", FACE)
+        wait_result(page, "face.png")
         expect(page.get_by_test_id("decision")).to_have_text("block")
         expect(page.get_by_test_id("reason").first).to_contain_text("anything")
         boxes = page.get_by_test_id("box")
@@ -275,15 +278,14 @@ def test_blur_is_on_for_flagged_results_and_the_toggle_removes_it(
 
 
 def test_regions_alone_are_blurred_when_only_they_are_flagged(
-    open_page, serve, settings: Settings, data_dir: Path
+    open_page, dummy_serve, settings: Settings
 ) -> None:
     """A flag that comes from detected regions blurs those regions, not the whole picture."""
     policy = Policy.from_yaml(FACES_ONLY, origin="test")
-    with Moderator(settings, policy=policy) as moderator, serve(moderator=moderator) as url:
+    with dummy.moderator(settings, policy) as moderator, dummy_serve(moderator=moderator) as url:
         page = open_page(url)
-        photo = data_dir / "images" / "photos" / "skimage_astronaut.png"
-        pick(page, photo.name, photo.read_bytes())
-        wait_result(page, photo.name)
+        pick(page, "face.png", FACE)
+        wait_result(page, "face.png")
         expect(page.get_by_test_id("decision")).to_have_text("review")
         expect(page.get_by_test_id("box").first).to_be_visible()
         expect(page.get_by_test_id("blur-toggle")).to_be_checked()
@@ -291,10 +293,10 @@ def test_regions_alone_are_blurred_when_only_they_are_flagged(
         assert style(page, "[data-testid=boxes]", "backdropFilter") == "none"  # regions, not all
 
 
-def test_phone_width_and_keyboard_only_use(open_page, base_url: str) -> None:
+def test_phone_width_and_keyboard_only_use(open_page, dummy_base_url: str) -> None:
     """At 390 px nothing scrolls sideways, before or after a result with a long name; Tab reaches
     the drop zone (with a visible focus ring), Enter opens the picker, then Tab reaches the URL."""
-    page = open_page(base_url, width=390, height=844)
+    page = open_page(dummy_base_url, width=390, height=844)
     # Listening early turns Playwright's file chooser interception on well before Enter is pressed
     # (turned on only inside expect_file_chooser, the first chooser can slip past it).
     page.on("filechooser", lambda _: None)
@@ -328,17 +330,16 @@ def test_phone_width_and_keyboard_only_use(open_page, base_url: str) -> None:
 
 
 def test_boxes_follow_the_image_and_a_screenshot_is_kept(
-    open_page, base_url: str, data_dir: Path, artifacts: Path
+    open_page, dummy_base_url: str, artifacts: Path
 ) -> None:
     """Detection boxes sit on the right pixels at any displayed size; the screenshot of a result is
     kept as a test artefact (tests/ui/artifacts/result.png)."""
-    photo = data_dir / "images" / "photos" / "skimage_astronaut.png"
-    data = photo.read_bytes()
-    result = api_client(base_url).post("/v1/moderate/image", files={"file": (photo.name, data)}).json()
-    assert result["detections"], "the astronaut photo should have a detected region"
-    page = open_page(base_url)
-    pick(page, photo.name, data)
-    wait_result(page, photo.name)
+    data = square_png((255, 0, 0), box=(400, 60, 160, 120), size=(640, 480), background=(255, 255, 255))
+    result = api_client(dummy_base_url).post("/v1/moderate/image", files={"file": ("red.png", data)}).json()
+    assert [d["box"] for d in result["detections"]] == [[400, 60, 160, 120]]  # the red square
+    page = open_page(dummy_base_url)
+    pick(page, "red.png", data)
+    wait_result(page, "red.png")
     box = page.get_by_test_id("box").first
     expect(box).to_be_visible()
 

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from accounts import api_client
+from helpers.accounts import api_client
+from helpers.samples import image_bytes
 from playwright.sync_api import Page, expect
-from samples import image_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,7 @@
-"""`?async=true` end to end on the real app and models: 202 with the future result id, the result
-delivered signed to the key's callback and readable by polling, failures reported the same way,
-and jobs a killed server left pending finished by the next one on the same database."""
+"""`?async=true` end to end on the real app over the dummy detectors: 202 with the future result
+id, the result delivered signed to the key's callback and readable by polling, failures reported
+the same way, and jobs a killed server left pending finished by the next one on the same
+database."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from accounts import make_key
-from apps import wait_ready
 from fastapi.testclient import TestClient
-from samples import Reply, http_server, image_bytes
+from helpers.accounts import make_key
+from helpers.apps import wait_ready
+from helpers.samples import Reply, http_server, image_bytes
+from helpers.webhook_receiver import Received, webhook_receiver
 from sqlalchemy import select
-from webhook_receiver import Received, webhook_receiver
 
 from contentguard.schemas import ErrorResult, ModerationResult
 from contentguard.server import create_app
@@ -35,9 +36,10 @@ def slow_png() -> Reply:
 
 
 @pytest.fixture(scope="module")
-def app_on(shared_moderator, shared_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]
+def app_on(dummy_moderator, dummy_text_moderator, settings: Settings,  # type: ignore[no-untyped-def]
            tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
-    """`with app_on(database_url) as client:` the real app, ready, local callbacks allowed."""
+    """`with app_on(database_url) as client:` the app on the dummies, ready, local callbacks
+    allowed."""
 
     @contextmanager
     def make(database_url: str | None = None) -> Iterator[TestClient]:
@@ -45,7 +47,7 @@ def app_on(shared_moderator, shared_text_moderator, settings: Settings,  # type:
         changed = settings.model_copy(update={
             "database_url": url, "fetch_allow_networks": ["127.0.0.0/8"], "webhook_backoff_s": 0.05,
         })
-        app = create_app(changed, moderator=shared_moderator, text_moderator=shared_text_moderator)
+        app = create_app(changed, moderator=dummy_moderator, text_moderator=dummy_text_moderator)
         with TestClient(app, raise_server_exceptions=False) as client:
             wait_ready(client)
             yield client
@@ -257,7 +259,7 @@ def test_jobs_left_pending_by_a_killed_server_are_finished_after_a_restart(
 
 
 def test_admin_api_lists_filters_and_retries(client: TestClient) -> None:
-    from accounts import session_for
+    from helpers.accounts import session_for
 
     from contentguard.server.auth import SESSION_COOKIE
     from contentguard.store import webhooks as outbox

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
+from helpers.webhook_receiver import webhook_receiver
 from sqlalchemy import select
-from webhook_receiver import webhook_receiver
 
 from contentguard.errors import BlockedUrl, Conflict, InvalidRequest, NotFound
 from contentguard.net import callback

@@ -1,17 +1,52 @@
-"""For tests that build their own app: wait until its models are loaded, or serve it with
-uvicorn on a real socket."""
+"""For tests that build their own app: the moderators a test tier shares (real or dummy), the
+app over them, waiting until it is ready, and serving it with uvicorn on a real socket."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 
 import httpx
 import uvicorn
-from accounts import SERVED as DATABASES
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.text import TextModerator
+from contentguard.server import create_app
+from contentguard.settings import Settings
+from helpers.accounts import SERVED as DATABASES
+
+
+@dataclass(frozen=True)
+class Models:
+    """The moderators every app of a test tier shares: the real ones (pulled models, loaded
+    once) or the dummies (helpers/dummy.py). A shared text moderator holds the default text
+    settings, so an app whose overrides change them gets `own_text(settings)` instead: a context
+    manager giving a text moderator (None: the app builds, and closes, its own)."""
+
+    image: Moderator
+    text: TextModerator
+    own_text: Callable[[Settings], AbstractContextManager[TextModerator | None]]
+
+
+def changes_texts(overrides: Mapping[str, object]) -> bool:
+    """Whether setting overrides change what a text moderator is built with."""
+    return any(k.startswith(("text_", "max_text")) for k in overrides)
+
+
+@contextmanager
+def app_over(models: Models, settings: Settings, moderator: Moderator | None = None,
+             **overrides: object) -> Iterator[FastAPI]:
+    """`create_app` with `overrides` over the tier's moderators (`moderator`: another image
+    moderator, e.g. one with a test policy)."""
+    changed = settings.model_copy(update=overrides)
+    texts = models.own_text(changed) if changes_texts(overrides) else nullcontext(models.text)
+    with texts as text_moderator:
+        yield create_app(changed, moderator=moderator or models.image, text_moderator=text_moderator)
 
 
 def wait_ready(client: TestClient, timeout: float = 120.0) -> None:

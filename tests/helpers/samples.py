@@ -22,6 +22,23 @@ def image_bytes(seed: int, size: tuple[int, int] = (160, 120), fmt: str = "PNG")
     return buffer.getvalue()
 
 
+RGB = tuple[int, int, int]
+
+
+def square_png(colour: RGB, box: tuple[int, int, int, int] = (40, 30, 60, 45),
+               size: tuple[int, int] = (160, 120), background: RGB = (128, 128, 128)) -> bytes:
+    """A PNG of `background` with a `colour` rectangle at `box` (x, y, w, h). To the dummy
+    detectors (helpers/dummy.py) a strongly red or blue rectangle is a region found right there,
+    with its colour's dominance as its score; a rectangle covering the image is the whole image's
+    colour."""
+    image = Image.new("RGB", size, background)
+    x, y, w, h = box
+    image.paste(colour, (x, y, x + w, y + h))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def gif_bytes(frames: int) -> bytes:
     images = [Image.new("RGB", (48, 32), (i * 12 % 256, 80, 200 - i * 5)) for i in range(frames)]
     buffer = io.BytesIO()
