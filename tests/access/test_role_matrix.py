@@ -11,6 +11,7 @@ import re
 
 import pytest
 from helpers.accounts import make_key, session_for
+from helpers.apps import backend_overrides
 
 from contentguard.store.accounts import SCOPES
 
@@ -98,17 +99,7 @@ def _app_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def matrix_client(request, make_dummy_client):  # type: ignore[no-untyped-def]
-    overrides = {}
-    if request.param == "postgresql":
-        from contentguard.store.db import Database
-
-        url = request.getfixturevalue("pg_url")
-        fresh = Database(url)
-        with fresh.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        fresh.close()
-        overrides["database_url"] = url
-    with make_dummy_client(auth=False, **overrides) as client:
+    with make_dummy_client(auth=False, **backend_overrides(request)) as client:
         yield client
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from helpers.accounts import PASSWORD, make_user, signed_in_client
+from helpers.apps import backend_overrides
 
 from contentguard.store import accounts
 from contentguard.store import webhooks as outbox
@@ -65,15 +66,7 @@ AUDIT_VIEWS = {"json": ("/v1/admin/audit", {}), "csv": ("/v1/admin/audit.csv", {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def client(request, make_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    overrides = {}
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        fresh = Database(url)
-        with fresh.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        fresh.close()
-        overrides["database_url"] = url
-    with make_client(auth=False, **overrides) as client:
+    with make_client(auth=False, **backend_overrides(request)) as client:
         yield client
 
 

@@ -87,3 +87,18 @@ def serve_app(app: object, ready_timeout: float = 120.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def backend_overrides(request) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Settings overrides for the database backend a fixture is parametrised with: none for
+    "sqlite" (the app's own fresh file), the test server's database emptied for "postgresql"."""
+    if request.param != "postgresql":
+        return {}
+    from contentguard.store.db import Database
+
+    url = request.getfixturevalue("pg_url")
+    fresh = Database(url)
+    with fresh.engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    fresh.close()
+    return {"database_url": url}

@@ -25,6 +25,7 @@ from fastapi import params
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from helpers.accounts import PASSWORD, make_key, signed_in_client
+from helpers.apps import backend_overrides
 from helpers.samples import image_bytes
 from sqlalchemy import func, select
 
@@ -54,17 +55,7 @@ def assert_error(response, status: int | tuple[int, ...], code: str | tuple[str,
 # --- the app, its callers and what it stored before -------------------------------------------------
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def app(request, make_dummy_client) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    overrides = {}
-    if request.param == "postgresql":
-        from contentguard.store.db import Database
-
-        url = request.getfixturevalue("pg_url")
-        fresh = Database(url)
-        with fresh.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        fresh.close()
-        overrides["database_url"] = url
-    with make_dummy_client(auth=False, **overrides) as client:
+    with make_dummy_client(auth=False, **backend_overrides(request)) as client:
         yield client
 
 
