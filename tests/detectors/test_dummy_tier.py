@@ -4,12 +4,32 @@ to move, this says so before the surface tests built on these promises fail."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from helpers import dummy
 from helpers.samples import image_bytes, square_png
 
+from contentguard.moderation.image import Moderator
+from contentguard.moderation.policy import Policy
+from contentguard.moderation.text import TextModerator
 from contentguard.schemas import ModerationResult
+from contentguard.settings import Settings
 
 WHOLE = (0, 0, 160, 120)
+
+
+# Moderators of their own, on the built-in policy (a test may change the shared ones' policy).
+@pytest.fixture(scope="module")
+def images(settings: Settings) -> Iterator[Moderator]:
+    with dummy.moderator(settings, Policy.default()) as moderator:
+        yield moderator
+
+
+@pytest.fixture(scope="module")
+def texts(settings: Settings) -> Iterator[TextModerator]:
+    with dummy.text_moderator(settings, Policy.default()) as moderator:
+        yield moderator
 
 
 @pytest.mark.parametrize(("image", "decision", "reasons"), [
@@ -19,17 +39,17 @@ WHOLE = (0, 0, 160, 120)
     (square_png((128, 128, 128)), "allow", []),
     (image_bytes(1), "allow", []),
 ], ids=["red", "blue", "red-square", "grey", "sample"])
-def test_colours(dummy_moderator, image: bytes, decision: str, reasons: list[str]) -> None:  # type: ignore[no-untyped-def]
-    result = dummy_moderator.moderate(image, "x.png")
+def test_colours(images: Moderator, image: bytes, decision: str, reasons: list[str]) -> None:
+    result = images.moderate(image, "x.png")
     assert isinstance(result, ModerationResult)
     assert (result.decision, [r.category for r in result.reasons]) == (decision, reasons)
     assert {m.name for m in result.models} == {"dummy-colour-classifier", "dummy-colour-regions"}
     assert set(result.scores) == {"drawing", "hentai", "neutral", "porn", "sexy"}
 
 
-def test_a_square_is_found_where_it_is(dummy_moderator) -> None:  # type: ignore[no-untyped-def]
+def test_a_square_is_found_where_it_is(images: Moderator) -> None:
     image = square_png((40, 40, 220), box=(400, 60, 160, 120), size=(640, 480))
-    (found,) = dummy_moderator.moderate(image, "x.png").detections
+    (found,) = images.moderate(image, "x.png").detections  # type: ignore[union-attr]
     assert (found.label, found.box, found.score) == ("FACE_FEMALE", [400, 60, 160, 120], 0.705882)
 
 
@@ -40,8 +60,8 @@ def test_a_square_is_found_where_it_is(dummy_moderator) -> None:  # type: ignore
     ("WINNER! claim your free cash prize", "block", ["spam"]),
     ("have a lovely day", "allow", []),
 ])
-def test_words(dummy_text_moderator, text: str, decision: str, reasons: list[str]) -> None:  # type: ignore[no-untyped-def]
-    result = dummy_text_moderator.moderate(text)
+def test_words(texts: TextModerator, text: str, decision: str, reasons: list[str]) -> None:
+    result = texts.moderate(text)
     assert isinstance(result, ModerationResult)
     assert (result.decision, [r.category for r in result.reasons]) == (decision, reasons)
     for reason in result.reasons:
