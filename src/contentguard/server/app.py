@@ -22,16 +22,19 @@ from contentguard.moderation.text import TextModerator
 from contentguard.server import errors
 from contentguard.server.api import health as routes_health
 from contentguard.server.api import moderate as routes_api
-from contentguard.server.api import webhooks as webhook_routes
 from contentguard.server.api.admin import router as admin_api
 from contentguard.server.api.appeals import router as appeals_routes
 from contentguard.server.api.review import router as review_routes
+from contentguard.server.api.webhooks import router as webhooks_api
 from contentguard.server.auth import KeyCache, RateLimiter
 from contentguard.server.limits import BodyLimit
 from contentguard.server.observe import RequestMetrics
 from contentguard.server.pages import auth as routes_auth
 from contentguard.server.pages import ui as routes_ui
 from contentguard.server.pages.admin import router as admin_pages
+from contentguard.server.pages.appeals import router as appeals_page
+from contentguard.server.pages.review import router as review_page
+from contentguard.server.pages.webhooks import router as webhooks_page
 from contentguard.server.security_headers import SecurityHeaders
 from contentguard.service import roles
 from contentguard.service import tasks as background
@@ -104,6 +107,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    # What routes need, read back through server/deps.py (`EngineDep`, `DbDep`, …).
     app.state.engine = engine
     app.state.settings = settings
     app.state.db = db
@@ -115,8 +119,8 @@ def create_app(
     mounted = {
         "api": [routes_api.router],
         "ui": [routes_ui.router],
-        "review": [review_routes],
-        "admin": [admin_api, admin_pages, webhook_routes.router, webhook_routes.pages],
+        "review": [review_routes, review_page],
+        "admin": [admin_api, admin_pages, webhooks_api, webhooks_page],
     }
     app.include_router(routes_health.router)
     for role, routers in mounted.items():
@@ -125,6 +129,7 @@ def create_app(
                 app.include_router(router)
     if given & {"api", "review"}:  # platforms file appeals, moderators settle them
         app.include_router(appeals_routes)
+        app.include_router(appeals_page)  # mounted with the API, as it always was
     if given & {"ui", "review", "admin"}:  # pages: sign-in and their static files
         app.include_router(routes_auth.router)
         app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")

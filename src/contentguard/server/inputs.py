@@ -63,9 +63,9 @@ async def _form(request: Request, max_files: int, max_fields: int) -> Any:
         raise BadRequest(f"malformed multipart body: {exc.message}") from exc
 
 
-async def _json(request: Request) -> Any:
+async def _json(request: Request, settings: Settings) -> Any:
     """The body's JSON value, decoded safely (json_body: depth and number limits)."""
-    return decode_for(await request.body(), request.app.state.settings)
+    return decode_for(await request.body(), settings)
 
 
 def raw_name(request: Request) -> str:
@@ -104,7 +104,7 @@ async def single(request: Request, settings: Settings) -> Item | ErrorResult:
         raise BadRequest("the multipart body needs a `file` part (the image) or a `url` field")
     if ctype == "application/json":
         try:
-            body = UrlRequest.model_validate(await _json(request))
+            body = UrlRequest.model_validate(await _json(request, settings))
         except ValidationError as exc:
             raise invalid(URL_SHAPE, exc) from exc
         return await from_url(body.url.strip(), settings)
@@ -136,7 +136,7 @@ async def batch_entries(request: Request, settings: Settings) -> list[tuple[str,
                 raise BadRequest(f"unexpected multipart field {key!r}: send `file` parts and `url` fields")
     elif ctype == "application/json":
         try:
-            body = BatchRequest.model_validate(await _json(request))
+            body = BatchRequest.model_validate(await _json(request, settings))
         except ValidationError as exc:
             raise invalid(BATCH_SHAPE, exc) from exc
         for n, entry in enumerate(body.items):

@@ -36,7 +36,7 @@ class AcceptedBatch(BaseModel):
     results: list[Accepted]
 
 
-async def image_input(request: Request) -> JobInput:
+async def image_input(request: Request, settings: Settings) -> JobInput:
     """The one image of `POST /v1/moderate/image?async=true`, in the same forms as the
     synchronous call; a URL is checked now and fetched by the job."""
     ctype = inputs._content_type(request)
@@ -53,7 +53,7 @@ async def image_input(request: Request) -> JobInput:
         raise BadRequest("the multipart body needs a `file` part (the image) or a `url` field")
     if ctype == "application/json":
         try:
-            body = inputs.UrlRequest.model_validate(await inputs._json(request))
+            body = inputs.UrlRequest.model_validate(await inputs._json(request, settings))
         except ValidationError as exc:
             raise inputs.invalid(inputs.URL_SHAPE, exc) from exc
         return _url_input(body.url.strip())
@@ -92,11 +92,10 @@ def _status_url(request: Request, job_id: str) -> str:
     return f"{request.scope.get('root_path', '').rstrip('/')}/v1/results/{job_id}"
 
 
-async def accept(request: Request, items: list[JobInput], api_key_id: int | None,
+async def accept(request: Request, engine: Engine, items: list[JobInput], api_key_id: int | None,
                  single: bool = True) -> JSONResponse:
     """Admit the jobs and answer 202 (`Accepted`, or `AcceptedBatch` for many); `Overloaded`
     (429), with nothing stored, when they would take the backlog over `max_pending_jobs`."""
-    engine: Engine = request.app.state.engine
     ids = await jobs.admit(engine, items, api_key_id)
     accepted = [Accepted(result_id=i, status_url=_status_url(request, i)) for i in ids]
     if single:

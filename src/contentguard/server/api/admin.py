@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.deps import DbDep, EngineDep, KeyCacheDep, SettingsDep
 from contentguard.server.errors import responses_for
 from contentguard.server.params import RowId
 from contentguard.server.safe_request import SafeRoute
@@ -35,7 +36,6 @@ from contentguard.service.admin import (
     UserIn,
     UserOut,
 )
-from contentguard.service.engine import Engine
 from contentguard.store.db import Database
 
 _DESCRIBED = {
@@ -66,83 +66,78 @@ def audit_csv_response(db: Database, where: AuditFilter) -> StreamingResponse:
 
 
 # --- routes ---------------------------------------------------------------------------------------
-def _engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
 @router.get("/users", summary="List the people who can sign in", response_model=list[UserOut])
-async def get_users(request: Request, admin: Admin) -> list[UserOut]:
-    return await run_in_threadpool(ops.list_users, request.app.state.db)
+async def get_users(db: DbDep, admin: Admin) -> list[UserOut]:
+    return await run_in_threadpool(ops.list_users, db)
 
 
 @router.post("/users", summary="Create a moderator or admin", status_code=201,
              response_model=UserOut, responses=_errors(409, 422))
-async def post_user(request: Request, body: UserIn, admin: Admin) -> UserOut:
-    return await run_in_threadpool(ops.create_user, request.app.state.db, admin, body)
+async def post_user(db: DbDep, body: UserIn, admin: Admin) -> UserOut:
+    return await run_in_threadpool(ops.create_user, db, admin, body)
 
 
 @router.patch("/users/{user_id}", summary="Change a user's role, or disable / enable them",
               response_model=UserOut, responses=_errors(404, 409, 422))
-async def patch_user(request: Request, user_id: RowId, body: UserChange, admin: Admin) -> UserOut:
+async def patch_user(db: DbDep, user_id: RowId, body: UserChange, admin: Admin) -> UserOut:
     """Disabling signs the user out everywhere. The last active admin cannot be disabled or
     demoted, nor can an admin disable or demote themselves."""
-    return await run_in_threadpool(ops.change_user, request.app.state.db, admin, user_id, body)
+    return await run_in_threadpool(ops.change_user, db, admin, user_id, body)
 
 
 @router.post("/users/{user_id}/password", summary="Reset a user's password",
              response_model=UserOut, responses=_errors(404, 422))
-async def post_password(request: Request, user_id: RowId, body: PasswordIn, admin: Admin) -> UserOut:
+async def post_password(db: DbDep, user_id: RowId, body: PasswordIn, admin: Admin) -> UserOut:
     """The user is signed out everywhere and signs in with the new password."""
-    return await run_in_threadpool(ops.reset_password, request.app.state.db, admin, user_id, body)
+    return await run_in_threadpool(ops.reset_password, db, admin, user_id, body)
 
 
 @router.get("/keys", summary="List API keys (never the keys themselves)", response_model=list[KeyOut])
-async def get_keys(request: Request, admin: Admin, include_revoked: bool = True) -> list[KeyOut]:
-    return await run_in_threadpool(ops.list_keys, request.app.state.db, include_revoked)
+async def get_keys(db: DbDep, admin: Admin, include_revoked: bool = True) -> list[KeyOut]:
+    return await run_in_threadpool(ops.list_keys, db, include_revoked)
 
 
 @router.post("/keys", summary="Create an API key (the key is in this answer only)",
              status_code=201, response_model=NewKeyOut, responses=_errors(422))
-async def post_key(request: Request, body: KeyIn, admin: Admin) -> NewKeyOut:
+async def post_key(db: DbDep, settings: SettingsDep, body: KeyIn, admin: Admin) -> NewKeyOut:
     """Only the key's sha256 is stored: copy `key` and `webhook_secret` from this answer."""
-    state = request.app.state
-    return await run_in_threadpool(ops.create_key, state.db, state.settings, admin, body)
+    return await run_in_threadpool(ops.create_key, db, settings, admin, body)
 
 
 @router.patch("/keys/{key_id}", summary="Change a key's rate limit or callback URL",
               response_model=KeyOut, responses=_errors(404, 422))
-async def patch_key(request: Request, key_id: RowId, body: KeyChange, admin: Admin) -> KeyOut:
-    state = request.app.state
-    out = await run_in_threadpool(ops.change_key, state.db, state.settings, admin, key_id, body)
-    state.key_cache.clear()  # the new rate limit applies at once
+async def patch_key(db: DbDep, settings: SettingsDep, key_cache: KeyCacheDep, key_id: RowId,
+                    body: KeyChange, admin: Admin) -> KeyOut:
+    out = await run_in_threadpool(ops.change_key, db, settings, admin, key_id, body)
+    key_cache.clear()  # the new rate limit applies at once
     return out
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke an API key (it stops working at once)",
              response_model=KeyOut, responses=_errors(404))
-async def post_revoke(request: Request, key_id: RowId, admin: Admin) -> KeyOut:
-    out = await run_in_threadpool(ops.revoke_key, request.app.state.db, admin, key_id)
-    request.app.state.key_cache.clear()
+async def post_revoke(db: DbDep, key_cache: KeyCacheDep, key_id: RowId, admin: Admin) -> KeyOut:
+    out = await run_in_threadpool(ops.revoke_key, db, admin, key_id)
+    key_cache.clear()
     return out
 
 
 @router.get("/policy", summary="The active policy and every version", response_model=PolicyOut)
-async def get_policy(request: Request, admin: Admin) -> PolicyOut:
-    return await run_in_threadpool(ops.policy_state, _engine(request))
+async def get_policy(engine: EngineDep, admin: Admin) -> PolicyOut:
+    return await run_in_threadpool(ops.policy_state, engine)
 
 
 @router.post("/policy", summary="Change thresholds: a new policy version, active at once",
              status_code=201, response_model=PolicyOut, responses=_errors(409, 422))
-async def post_policy(request: Request, body: PolicyChange, admin: Admin) -> PolicyOut:
+async def post_policy(engine: EngineDep, body: PolicyChange, admin: Admin) -> PolicyOut:
     """Thresholds are 0–1 and review ≤ block. The new version is named after the active one
     (`default@2+1`, `+2` …); results from now on carry it in `policy_version`."""
-    return await run_in_threadpool(ops.change_policy, _engine(request), admin, body)
+    return await run_in_threadpool(ops.change_policy, engine, admin, body)
 
 
 @router.post("/policy/activate", summary="Make an earlier policy version the active one",
              response_model=PolicyOut, responses=_errors(404, 422))
-async def post_activate(request: Request, body: ActivateIn, admin: Admin) -> PolicyOut:
-    return await run_in_threadpool(ops.activate_policy, _engine(request), admin, body)
+async def post_activate(engine: EngineDep, body: ActivateIn, admin: Admin) -> PolicyOut:
+    return await run_in_threadpool(ops.activate_policy, engine, admin, body)
 
 
 def _filters(
@@ -166,29 +161,29 @@ _CSV = {"text/csv": {"schema": {"type": "string"}}}
 @router.get("/audit", summary="The audit log, newest first, filtered",
             response_model=AuditPage, responses={200: {"content": _CSV}, **_errors(422)})
 async def get_audit(
-    request: Request, admin: Admin, where: Filters,
+    db: DbDep, admin: Admin, where: Filters,
     limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 100,
     before_id: Annotated[RowId | None, Query(description="Entries older than this id")] = None,
     format: Annotated[Literal["json", "csv"],
                       Query(description="csv: the whole match as a download")] = "json",
 ) -> Any:
     if format == "csv":
-        return audit_csv_response(request.app.state.db, where)
-    return await run_in_threadpool(ops.audit_page, request.app.state.db, where, limit, before_id)
+        return audit_csv_response(db, where)
+    return await run_in_threadpool(ops.audit_page, db, where, limit, before_id)
 
 
 @router.get("/audit.csv", summary="The filtered audit log as CSV (streamed)", response_class=Response,
             responses={200: {"content": _CSV, "description": "The CSV download"}, **_errors(422)})
-async def get_audit_csv(request: Request, admin: Admin, where: Filters) -> StreamingResponse:
+async def get_audit_csv(db: DbDep, admin: Admin, where: Filters) -> StreamingResponse:
     """Cells starting with = + - @ get a leading `'` so spreadsheets show them as text."""
-    return audit_csv_response(request.app.state.db, where)
+    return audit_csv_response(db, where)
 
 
 @router.get("/stats", summary="The dashboard's figures: decisions, queue, reviewers, latency",
             responses=_errors(422))
 async def get_stats(
-    request: Request, admin: Admin,
+    engine: EngineDep, admin: Admin,
     range: Annotated[Literal["24h", "7d", "30d"], Query(description="Hourly for 24h, else daily")] = "24h",
 ) -> dict[str, Any]:
-    figures = await run_in_threadpool(ops.dashboard, _engine(request), range)
+    figures = await run_in_threadpool(ops.dashboard, engine, range)
     return figures.as_dict()

@@ -1,24 +1,25 @@
-"""`/v1/appeals` and the `/appeals` page: a client platform appeals a decided result (its end
-user contests it); the item goes back to the review queue at appeal priority; a moderator's
-verdict resolves it (`upheld` or `overturned`) and the outcome is delivered by webhook."""
+"""`/v1/appeals`: a client platform appeals a decided result (its end user contests it); the
+item goes back to the review queue at appeal priority; a moderator's verdict resolves it
+(`upheld` or `overturned`) and the outcome is delivered by webhook. The moderators' `/appeals`
+page is pages/appeals.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contentguard.clean_str import CleanStr
 from contentguard.server.api.review import errors
 from contentguard.server.auth import Principal, authorize
-from contentguard.server.pages.ui import page_user, render
+from contentguard.server.deps import DbDep
 from contentguard.server.params import Offset, RowId
 from contentguard.server.safe_request import SafeRoute
-from contentguard.store import appeals, review
+from contentguard.store import appeals
 from contentguard.store.tables import Appeal
 
 router = APIRouter(tags=["appeals"], route_class=SafeRoute)
@@ -66,13 +67,13 @@ def view(session: Any, appeal: Appeal) -> AppealView:
 
 @router.post("/v1/appeals", summary="Appeal a decided result", status_code=201,
              response_model=AppealView, responses=errors(401, 403, 404, 409, 422))
-async def create_appeal(request: Request, body: AppealRequest, client: Client) -> JSONResponse:
+async def create_appeal(db: DbDep, body: AppealRequest, client: Client) -> JSONResponse:
     """For API keys with the scope `appeal`, on results they asked for (404 otherwise). The
     result goes back to the review queue ahead of ordinary items. 409 when the result is
     appealed already (one appeal per result) or still waits for a moderator."""
 
     def run() -> AppealView:
-        with request.app.state.db.session() as session:
+        with db.session() as session:
             appeal = appeals.create(session, body.result_id, client.api_key_id, body.message,
                                     client.name)
             return view(session, appeal)
@@ -83,14 +84,14 @@ async def create_appeal(request: Request, body: AppealRequest, client: Client) -
 
 @router.get("/v1/appeals/{appeal_id}", summary="One appeal and its outcome",
             response_model=AppealView, responses=errors(401, 403, 404))
-async def get_appeal(request: Request,
+async def get_appeal(db: DbDep,
                      appeal_id: Annotated[RowId, Path(description="The appeal's id")],
                      principal: Reader) -> AppealView:
     """API keys read their own appeals only; moderators read any."""
     own = principal.api_key_id if principal.user_id is None else None
 
     def read() -> AppealView:
-        with request.app.state.db.session() as session:
+        with db.session() as session:
             return view(session, appeals.get(session, appeal_id, api_key_id=own))
 
     return await run_in_threadpool(read)
@@ -99,7 +100,7 @@ async def get_appeal(request: Request,
 @router.get("/v1/appeals", summary="Appeals, for moderators", response_model=AppealList,
             responses=errors(401, 403, 422))
 async def list_appeals(
-    request: Request, principal: Moderator,
+    db: DbDep, principal: Moderator,
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[Offset, Query()] = 0,
@@ -107,27 +108,9 @@ async def list_appeals(
     """Open appeals oldest first (the order they are worked); otherwise newest first."""
 
     def read() -> AppealList:
-        with request.app.state.db.session() as session:
+        with db.session() as session:
             rows = appeals.list_appeals(session, status, limit, offset)
             return AppealList(appeals=[view(session, a) for a in rows])
 
     return await run_in_threadpool(read)
 
-
-@router.get("/appeals", response_class=HTMLResponse, include_in_schema=False)
-async def appeals_page(
-    request: Request, principal: Annotated[Principal, Depends(page_user("moderator"))],
-    status: Annotated[Literal["open", "upheld", "overturned", "all"], Query()] = "open",
-) -> HTMLResponse:
-    """Server-rendered: the appeals (open ones by default), each linking to its review item."""
-
-    def read() -> tuple[list[AppealView], dict[int, str]]:
-        with request.app.state.db.session() as session:
-            rows = appeals.list_appeals(session, None if status == "all" else status, 200)
-            items = {a.review_item_id: review.get(session, a.review_item_id).status
-                     for a in rows if a.review_item_id is not None}
-            return [view(session, a) for a in rows], items
-
-    rows, items = await run_in_threadpool(read)
-    return render(request, "appeals.html", principal, appeals=rows, item_status=items,
-                  status=status, statuses=("open", "upheld", "overturned", "all"))

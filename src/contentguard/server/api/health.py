@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contentguard.schemas import ErrorResult
+from contentguard.server.deps import EngineDep
 from contentguard.server.safe_request import SafeRoute
 
 router = APIRouter(tags=["operations"], route_class=SafeRoute)
@@ -20,8 +21,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Models loaded and warmed up (503 until then)",
             responses={503: {"model": ErrorResult, "description": "Loading, or the models failed to "
                              "load (`not_ready`, with `status` and `models`)"}})
-async def readyz(request: Request) -> JSONResponse:
-    engine = request.app.state.engine
+async def readyz(engine: EngineDep) -> JSONResponse:
     status = engine.status()
     if engine.ready:
         return JSONResponse(status)

@@ -15,9 +15,9 @@ from contentguard.schemas import ErrorResult, ModerationResult, Outcome
 from contentguard.server import inputs
 from contentguard.server import jobs as async_jobs
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.deps import EngineDep
 from contentguard.server.errors import documented, responses_for, status_of
 from contentguard.server.safe_request import SafeRoute
-from contentguard.service.engine import Engine
 from contentguard.store import decisions
 
 router = APIRouter(prefix="/v1", tags=["moderation"], route_class=SafeRoute)
@@ -28,11 +28,6 @@ Moderating = Annotated[Principal, Depends(authorize("client", "moderator", scope
 Reading = Annotated[Principal, Depends(authorize("client", "moderator", scope="results"))]
 
 
-async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
 AsyncFlag = Annotated[bool, Query(
     alias="async",
     description="Answer 202 at once with the future `result_id`; the result is delivered to the "
@@ -135,8 +130,8 @@ async def moderate_image(request: Request, engine: EngineDep, client: Moderating
     With `?async=true`, 202 and the result later (a URL is then fetched by the job)."""
     engine.require_ready()
     if async_:
-        job = await async_jobs.image_input(request)
-        return await async_jobs.accept(request, [job], client.api_key_id)
+        job = await async_jobs.image_input(request, engine.settings)
+        return await async_jobs.accept(request, engine, [job], client.api_key_id)
     item = await inputs.single(request, engine.settings)
     outcome: Outcome = (
         item if isinstance(item, ErrorResult) else await engine.moderate(item, client.requester)
@@ -161,7 +156,7 @@ async def moderate_batch(request: Request, engine: EngineDep, client: Moderating
     engine.require_ready()
     if async_:
         jobs = await async_jobs.batch_inputs(request, engine.settings)
-        return await async_jobs.accept(request, jobs, client.api_key_id, single=False)
+        return await async_jobs.accept(request, engine, jobs, client.api_key_id, single=False)
     items = await inputs.batch(request, engine.settings)
     return BatchResponse(results=await engine.moderate_all(items, client.requester))
 
@@ -191,7 +186,8 @@ async def moderate_text(body: TextRequest, engine: EngineDep, client: Moderating
         jobs = ([async_jobs.JobInput("text", body.source or "text", text=body.text)]
                 if body.text is not None else
                 [async_jobs.JobInput("text", f"texts[{n}]", text=t) for n, t in enumerate(body.texts or [])])
-        return await async_jobs.accept(request, jobs, client.api_key_id, single=body.text is not None)
+        return await async_jobs.accept(request, engine, jobs, client.api_key_id,
+                                      single=body.text is not None)
     if body.text is not None:
         (outcome,) = await engine.moderate_texts([(body.source or "text", body.text)],
                                                  client.requester)

@@ -1,5 +1,6 @@
-"""`/v1/review/…` and the `/review` page: the moderators' queue (claim, decide, release) and the
-stored media of an item, served so a browser can never run it (sandbox CSP, nosniff)."""
+"""`/v1/review/…`: the moderators' queue (claim, decide, release) and the stored media of an
+item, served so a browser can never run it (sandbox CSP, nosniff). The `/review` page that
+works it is pages/review.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -15,11 +16,14 @@ from contentguard.clean_str import CleanStr
 from contentguard.errors import NotFound
 from contentguard.schemas import ModerationResult
 from contentguard.server.auth import Principal, authorize
+from contentguard.server.deps import DbDep, SettingsDep
 from contentguard.server.errors import responses_for
-from contentguard.server.pages.ui import page_user, render, root_of
+from contentguard.server.pages.ui import root_of
 from contentguard.server.params import Offset, RowId
 from contentguard.server.safe_request import SafeRoute
+from contentguard.settings import Settings
 from contentguard.store import decisions, review
+from contentguard.store.db import Database
 from contentguard.store.tables import ReviewItem, StoredDecision, StoredMedia, utcnow
 
 router = APIRouter(tags=["review"], route_class=SafeRoute)
@@ -200,19 +204,16 @@ def reviewer_of(principal: Principal) -> review.Reviewer:
     return review.Reviewer(principal.user_id, principal.name, principal.has("admin"))
 
 
-def _db(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.db
-
-
-def _lease_s(request: Request) -> float:
-    return float(request.app.state.settings.review_lease_s)
+def lease_s_of(settings: Settings) -> float:
+    """How long a claim lasts (`review_lease_s`), for the API's answers and the page."""
+    return float(settings.review_lease_s)
 
 
 # --- the API ---------------------------------------------------------------------------------------
 @router.get("/v1/review/queue", summary="The queue's depth and its items", response_model=QueueResponse,
             responses=errors(401, 403, 422))
 async def queue(
-    request: Request, principal: Moderator,
+    request: Request, db: DbDep, principal: Moderator,
     status: Annotated[Literal["open", "claimed", "decided", "all"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[Offset, Query()] = 0,
@@ -222,7 +223,7 @@ async def queue(
     root = root_of(request)
 
     def read() -> QueueResponse:
-        with _db(request).session() as session:
+        with db.session() as session:
             items = review.list_items(session, status, limit, offset)
             return QueueResponse(depth=QueueDepth(**review.depth(session)),
                                  items=summaries(session, items, root))
@@ -232,16 +233,16 @@ async def queue(
 
 @router.post("/v1/review/claim", summary="Claim the next item (highest priority, oldest first)",
              response_model=ClaimResponse, responses=errors(401, 403, 422))
-async def claim_next(request: Request, principal: Moderator,
+async def claim_next(request: Request, db: DbDep, settings: SettingsDep, principal: Moderator,
                      body: ClaimRequest | None = None) -> ClaimResponse:
     """A lease of `review_lease_s` on the next item; `item: null` when nothing is waiting. A
     moderator holds one item at a time: claiming again returns it with its lease renewed.
     Escalated items go to admins only."""
-    root, lease_s, who = root_of(request), _lease_s(request), reviewer_of(principal)
+    root, lease_s, who = root_of(request), lease_s_of(settings), reviewer_of(principal)
     exclude = body.exclude if body is not None else []
 
     def run() -> ClaimResponse:
-        with _db(request).session() as session:
+        with db.session() as session:
             item = review.claim_next(session, who, lease_s, exclude)
             view = details(session, item, root) if item is not None else None
             return ClaimResponse(item=view, depth=QueueDepth(**review.depth(session)),
@@ -252,11 +253,12 @@ async def claim_next(request: Request, principal: Moderator,
 
 @router.get("/v1/review/items/{item_id}", summary="One review item with its result",
             response_model=ReviewItemView, responses=errors(401, 403, 404))
-async def get_item(request: Request, item_id: ItemId, principal: Moderator) -> ReviewItemView:
+async def get_item(request: Request, db: DbDep, item_id: ItemId,
+                   principal: Moderator) -> ReviewItemView:
     root = root_of(request)
 
     def read() -> ReviewItemView:
-        with _db(request).session() as session:
+        with db.session() as session:
             return details(session, review.get(session, item_id), root)
 
     return await run_in_threadpool(read)
@@ -264,13 +266,14 @@ async def get_item(request: Request, item_id: ItemId, principal: Moderator) -> R
 
 @router.post("/v1/review/items/{item_id}/claim", summary="Claim this item",
              response_model=ReviewItemView, responses=errors(401, 403, 404, 409))
-async def claim_item(request: Request, item_id: ItemId, principal: Moderator) -> ReviewItemView:
+async def claim_item(request: Request, db: DbDep, settings: SettingsDep, item_id: ItemId,
+                     principal: Moderator) -> ReviewItemView:
     """Claim a given item (an appeal picked from the list, say); 409 when someone else holds it
     or it is decided; 403 for an escalated item unless you are an admin."""
-    root, lease_s, who = root_of(request), _lease_s(request), reviewer_of(principal)
+    root, lease_s, who = root_of(request), lease_s_of(settings), reviewer_of(principal)
 
     def run() -> ReviewItemView:
-        with _db(request).session() as session:
+        with db.session() as session:
             return details(session, review.claim(session, item_id, who, lease_s), root)
 
     return await run_in_threadpool(run)
@@ -278,7 +281,7 @@ async def claim_item(request: Request, item_id: ItemId, principal: Moderator) ->
 
 @router.post("/v1/review/items/{item_id}/decision", summary="Approve, reject or escalate",
              response_model=ReviewItemView, responses=errors(401, 403, 404, 409, 422))
-async def decide(request: Request, item_id: ItemId, body: DecisionRequest,
+async def decide(request: Request, db: DbDep, item_id: ItemId, body: DecisionRequest,
                  principal: Moderator) -> ReviewItemView:
     """Only the moderator holding a live lease may decide (409 otherwise). approve → the
     result's decision becomes `allow`, reject → `block` (the machine's stays as
@@ -288,7 +291,7 @@ async def decide(request: Request, item_id: ItemId, body: DecisionRequest,
     root, who = root_of(request), reviewer_of(principal)
 
     def run() -> ReviewItemView:
-        with _db(request).session() as session:
+        with db.session() as session:
             item = review.decide(session, item_id, who, body.verdict, body.reason_category,
                                  body.note)
             return details(session, item, root)
@@ -298,18 +301,19 @@ async def decide(request: Request, item_id: ItemId, body: DecisionRequest,
 
 @router.post("/v1/review/items/{item_id}/release", summary="Give a claimed item back (skip)",
              response_model=ReviewItemView, responses=errors(401, 403, 404, 409))
-async def release(request: Request, item_id: ItemId, principal: Moderator) -> ReviewItemView:
+async def release(request: Request, db: DbDep, item_id: ItemId,
+                  principal: Moderator) -> ReviewItemView:
     root, who = root_of(request), reviewer_of(principal)
 
     def run() -> ReviewItemView:
-        with _db(request).session() as session:
+        with db.session() as session:
             return details(session, review.release(session, item_id, who), root)
 
     return await run_in_threadpool(run)
 
 
-def _media(request: Request, item_id: int) -> StoredMedia:
-    with _db(request).session() as session:
+def _media(db: Database, item_id: int) -> StoredMedia:
+    with db.session() as session:
         item = review.get(session, item_id)
         media = session.get(StoredMedia, item.decision_id)
         if media is None:
@@ -329,10 +333,10 @@ _THUMBNAIL = {200: {"description": "A JPEG preview",
 
 @router.get("/v1/review/items/{item_id}/media", summary="The stored bytes (or text) of an item",
             response_class=Response, responses=_MEDIA | errors(401, 403, 404))
-async def media(request: Request, item_id: ItemId, principal: Moderator) -> Response:
+async def media(db: DbDep, item_id: ItemId, principal: Moderator) -> Response:
     """Served with `Content-Security-Policy: sandbox` and `nosniff`; types a browser should not
     render come as `application/octet-stream`."""
-    stored = await run_in_threadpool(_media, request, item_id)
+    stored = await run_in_threadpool(_media, db, item_id)
     if stored.data is not None:
         kind = stored.media_type.split(";")[0].strip().lower()
         kind = SERVED_AS.get(kind, kind if kind in DISPLAYABLE else "application/octet-stream")
@@ -345,18 +349,9 @@ async def media(request: Request, item_id: ItemId, principal: Moderator) -> Resp
 
 @router.get("/v1/review/items/{item_id}/thumbnail", summary="A small JPEG preview of an image item",
             response_class=Response, responses=_THUMBNAIL | errors(401, 403, 404))
-async def thumbnail(request: Request, item_id: ItemId, principal: Moderator) -> Response:
-    stored = await run_in_threadpool(_media, request, item_id)
+async def thumbnail(db: DbDep, item_id: ItemId, principal: Moderator) -> Response:
+    stored = await run_in_threadpool(_media, db, item_id)
     if not stored.thumbnail:
         raise NotFound(f"review item {item_id} has no preview")
     return Response(stored.thumbnail, media_type="image/jpeg", headers=MEDIA_HEADERS)
-
-
-# --- the page ----------------------------------------------------------------------------------------
-@router.get("/review", response_class=HTMLResponse, include_in_schema=False)
-async def review_page(request: Request,
-                      principal: Annotated[Principal, Depends(page_user("moderator"))]) -> HTMLResponse:
-    return render(request, "review.html", principal,
-                  approve_reasons=review.APPROVE_REASONS, reject_reasons=review.REJECT_REASONS,
-                  lease_s=_lease_s(request), is_admin=principal.has("admin"))
 

@@ -1,22 +1,21 @@
-"""The webhook delivery log for admins: `/v1/admin/webhooks` (list, one, retry) and the
-`/admin/webhooks` page, which renders the same listing and retries through the API."""
+"""The webhook delivery log for admins: `/v1/admin/webhooks` (list, one, retry), and `listing`,
+which the `/admin/webhooks` page (pages/webhooks.py) renders too."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from contentguard.errors import InvalidRequest, NotFound
+from contentguard.errors import NotFound
 from contentguard.schemas import ErrorResult
 from contentguard.server.api.moderate import _errors
 from contentguard.server.auth import Principal, authorize
-from contentguard.server.pages.ui import page_user, render
-from contentguard.server.params import RowId, row_id_of
+from contentguard.server.deps import DbDep, EngineDep
+from contentguard.server.params import RowId
 from contentguard.server.safe_request import SafeRoute
 from contentguard.service import webhooks as delivery
 from contentguard.store import webhooks as outbox
@@ -25,7 +24,6 @@ from contentguard.store.tables import WebhookDelivery
 
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["admin"], responses=_errors(401, 403),
                    route_class=SafeRoute)
-pages = APIRouter(include_in_schema=False, route_class=SafeRoute)
 Admin = Annotated[Principal, Depends(authorize("admin"))]
 Status = Literal["pending", "delivered", "failed"]
 Event = Literal["moderation.completed", "review.decided", "appeal.resolved"]
@@ -81,7 +79,7 @@ def listing(db: Database, status: str | None, api_key_id: int | None, event: str
 
 @router.get("", summary="The webhook delivery log, newest first", response_model=DeliveryList)
 async def list_webhooks(
-    request: Request,
+    db: DbDep,
     admin: Admin,
     status: Status | None = None,
     api_key_id: Annotated[RowId | None, Query()] = None,
@@ -90,8 +88,7 @@ async def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
 ) -> DeliveryList:
     """Filter by `status`, `api_key_id` and `event`; page back with `before`."""
-    found, _ = await run_in_threadpool(listing, request.app.state.db, status, api_key_id, event,
-                                       before, limit)
+    found, _ = await run_in_threadpool(listing, db, status, api_key_id, event, before, limit)
     return found
 
 
@@ -100,9 +97,9 @@ DeliveryId = Annotated[RowId, Path(description="The delivery's id")]
 
 @router.get("/{delivery_id}", summary="One delivery, with its payload", response_model=DeliveryOut,
             responses=_errors(404))
-async def get_webhook(request: Request, admin: Admin, delivery_id: DeliveryId) -> DeliveryOut:
+async def get_webhook(db: DbDep, admin: Admin, delivery_id: DeliveryId) -> DeliveryOut:
     def read() -> DeliveryOut:
-        with request.app.state.db.session() as session:
+        with db.session() as session:
             row = session.get(WebhookDelivery, delivery_id)
             if row is None:
                 raise NotFound(f"no webhook delivery {delivery_id}")
@@ -117,45 +114,15 @@ _CONFLICT = {409: {"model": ErrorResult, "description":
 
 @router.post("/{delivery_id}/retry", summary="Send a failed or delivered event again, now",
              response_model=DeliveryOut, responses=_errors(404) | _CONFLICT)
-async def retry_webhook(request: Request, admin: Admin, delivery_id: DeliveryId) -> DeliveryOut:
+async def retry_webhook(engine: EngineDep, admin: Admin, delivery_id: DeliveryId) -> DeliveryOut:
     """To the key's current callback URL, with the full number of attempts. Audited."""
 
     def retry() -> DeliveryOut:
-        with request.app.state.db.session() as session:
+        with engine.db.session() as session:
             row = outbox.retry(session, delivery_id, admin.name)
             return _out(row, outbox.key_names(session))
 
     found = await run_in_threadpool(retry)
-    request.app.state.engine.wakes.wake(delivery.WAKE)
+    engine.wakes.wake(delivery.WAKE)
     return found
 
-
-# --- the page -----------------------------------------------------------------------------------
-def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
-    return value if value in allowed else None
-
-
-def _number(value: str | None) -> int | None:
-    try:
-        return row_id_of(value, "id") if value else None
-    except InvalidRequest:
-        return None
-
-
-@pages.get("/admin/webhooks", response_class=HTMLResponse)
-async def webhooks_page(
-    request: Request,
-    principal: Annotated[Principal, Depends(page_user("admin"))],
-    status: str | None = None,
-    key: str | None = None,
-    event: str | None = None,
-    before: str | None = None,
-) -> HTMLResponse:
-    """Filters are a plain GET form; a value that is not an option means "all"."""
-    filters = {"status": _choice(status, outbox.STATUSES), "key": _number(key),
-               "event": _choice(event, outbox.EVENTS)}
-    found, keys = await run_in_threadpool(
-        listing, request.app.state.db, filters["status"], filters["key"], filters["event"],
-        _number(before), PAGE)
-    return render(request, "webhooks.html", principal, found=found, keys=keys, filters=filters,
-                  statuses=outbox.STATUSES, events=outbox.EVENTS)

@@ -22,11 +22,14 @@ from starlette.datastructures import FormData
 
 from contentguard.errors import ContentGuardError, InvalidRequest
 from contentguard.server.auth import Principal
+from contentguard.server.deps import DbDep, EngineDep, KeyCacheDep, SettingsDep
 from contentguard.server.pages.ui import PageForbidden, page_user, render, root_of
 from contentguard.server.params import row_id_of
 from contentguard.server.safe_request import SafeRoute
 from contentguard.service import admin as ops
+from contentguard.service.engine import Engine
 from contentguard.store import accounts, stats
+from contentguard.store.db import Database
 
 router = APIRouter(prefix="/admin", include_in_schema=False, route_class=SafeRoute)
 AdminPage = Annotated[Principal, Depends(page_user("admin"))]
@@ -211,20 +214,21 @@ def charts(figures: stats.Stats) -> list[Chart]:
 
 # --- dashboard ------------------------------------------------------------------------------------
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard_page(request: Request, principal: AdminPage, range: str = "24h") -> Response:
+async def dashboard_page(request: Request, engine: EngineDep, principal: AdminPage,
+                         range: str = "24h") -> Response:
     context: dict[str, Any] = {}
     if range not in stats.RANGES:
         context.update(flash=f"range must be one of {', '.join(stats.RANGES)}", flash_kind="error")
         range = "24h"
-    figures = await run_in_threadpool(ops.dashboard, request.app.state.engine, range)
+    figures = await run_in_threadpool(ops.dashboard, engine, range)
     return _page(request, "admin_dashboard.html", principal, figures=figures,
                  charts=charts(figures), range=range, ranges=list(stats.RANGES), **context)
 
 
 # --- policy ---------------------------------------------------------------------------------------
-async def _policy_page(request: Request, principal: Principal, status_code: int = 200,
+async def _policy_page(request: Request, engine: Engine, principal: Principal, status_code: int = 200,
                        **context: Any) -> HTMLResponse:
-    state = await run_in_threadpool(ops.policy_state, request.app.state.engine)
+    state = await run_in_threadpool(ops.policy_state, engine)
     return _page(request, "admin_policy.html", principal, status_code, state=state,
                  values=context.pop("values", None), **context)
 
@@ -243,14 +247,13 @@ def _threshold(form: FormData, name: str, action: str) -> float | None:
 
 
 @router.get("/policy", response_class=HTMLResponse)
-async def policy_page(request: Request, principal: AdminPage) -> Response:
-    return await _policy_page(request, principal)
+async def policy_page(request: Request, engine: EngineDep, principal: AdminPage) -> Response:
+    return await _policy_page(request, engine, principal)
 
 
 @router.post("/policy", response_class=HTMLResponse)
-async def policy_save(request: Request, principal: AdminPage) -> Response:
+async def policy_save(request: Request, engine: EngineDep, principal: AdminPage) -> Response:
     form = await _form(request, principal)
-    engine = request.app.state.engine
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         names = [n for n in form.getlist("category") if isinstance(n, str)]
@@ -261,40 +264,41 @@ async def policy_save(request: Request, principal: AdminPage) -> Response:
         )
         state = await run_in_threadpool(ops.change_policy, engine, principal, change)
     except (ContentGuardError, ValidationError) as exc:
-        return await _policy_page(request, principal, _status(exc),
+        return await _policy_page(request, engine, principal, _status(exc),
                                   flash=_error(exc), flash_kind="error", values=values)
     return _redirect(request, "policy", f"Saved: policy {state.active.version} is now active.")
 
 
 @router.post("/policy/activate", response_class=HTMLResponse)
-async def policy_activate(request: Request, principal: AdminPage) -> Response:
+async def policy_activate(request: Request, engine: EngineDep, principal: AdminPage) -> Response:
     form = await _form(request, principal)
     try:
         body = ops.ActivateIn(version=_text(form, "version"))
-        state = await run_in_threadpool(ops.activate_policy, request.app.state.engine, principal, body)
+        state = await run_in_threadpool(ops.activate_policy, engine, principal, body)
     except (ContentGuardError, ValidationError) as exc:
-        return await _policy_page(request, principal, _status(exc), flash=_error(exc), flash_kind="error")
+        return await _policy_page(request, engine, principal, _status(exc), flash=_error(exc),
+                                  flash_kind="error")
     return _redirect(request, "policy", f"Policy {state.active.version} is active again.")
 
 
 # --- API keys -------------------------------------------------------------------------------------
-async def _keys_page(request: Request, principal: Principal, status_code: int = 200,
+async def _keys_page(request: Request, db: Database, principal: Principal, status_code: int = 200,
                      **context: Any) -> HTMLResponse:
-    keys = await run_in_threadpool(ops.list_keys, request.app.state.db)
+    keys = await run_in_threadpool(ops.list_keys, db)
     return _page(request, "admin_keys.html", principal, status_code, keys=keys,
                  scopes=accounts.SCOPES, values=context.pop("values", None), **context)
 
 
 @router.get("/keys", response_class=HTMLResponse)
-async def keys_page(request: Request, principal: AdminPage) -> Response:
-    return await _keys_page(request, principal)
+async def keys_page(request: Request, db: DbDep, principal: AdminPage) -> Response:
+    return await _keys_page(request, db, principal)
 
 
 @router.post("/keys", response_class=HTMLResponse)
-async def keys_create(request: Request, principal: AdminPage) -> Response:
+async def keys_create(request: Request, db: DbDep, settings: SettingsDep,
+                      principal: AdminPage) -> Response:
     """The new key is in this answer only (not a redirect: it must never be stored anywhere)."""
     form = await _form(request, principal)
-    state = request.app.state
     values = {"name": _text(form, "name"), "rate_limit_per_min": _text(form, "rate_limit_per_min"),
               "callback_url": _text(form, "callback_url"),
               "scopes": [s for s in form.getlist("scopes") if isinstance(s, str)]}
@@ -302,59 +306,59 @@ async def keys_create(request: Request, principal: AdminPage) -> Response:
         body = ops.KeyIn(name=values["name"], scopes=values["scopes"],
                          rate_limit_per_min=values["rate_limit_per_min"] or 60,
                          callback_url=values["callback_url"] or None)
-        new = await run_in_threadpool(ops.create_key, state.db, state.settings, principal, body)
+        new = await run_in_threadpool(ops.create_key, db, settings, principal, body)
     except (ContentGuardError, ValidationError) as exc:
-        return await _keys_page(request, principal, _status(exc), flash=_error(exc),
+        return await _keys_page(request, db, principal, _status(exc), flash=_error(exc),
                                 flash_kind="error", values=values)
-    return await _keys_page(request, principal, 201, new_key=new, flash_kind="ok",
+    return await _keys_page(request, db, principal, 201, new_key=new, flash_kind="ok",
                             flash=f"Key {new.name} created: copy it now, it is not shown again.")
 
 
 @router.post("/keys/{key_id}/revoke", response_class=HTMLResponse)
-async def keys_revoke(request: Request, key_id: str, principal: AdminPage) -> Response:
+async def keys_revoke(request: Request, db: DbDep, key_cache: KeyCacheDep, key_id: str,
+                      principal: AdminPage) -> Response:
     await _form(request, principal)
     try:
-        key = await run_in_threadpool(ops.revoke_key, request.app.state.db, principal,
-                                      row_id_of(key_id, "key_id"))
+        key = await run_in_threadpool(ops.revoke_key, db, principal, row_id_of(key_id, "key_id"))
     except ContentGuardError as exc:
-        return await _keys_page(request, principal, exc.http_status, flash=exc.message, flash_kind="error")
-    request.app.state.key_cache.clear()
+        return await _keys_page(request, db, principal, exc.http_status, flash=exc.message,
+                                flash_kind="error")
+    key_cache.clear()
     return _redirect(request, "keys", f"Key {key.name} ({key.prefix}…) is revoked.")
 
 
 # --- users ----------------------------------------------------------------------------------------
-async def _users_page(request: Request, principal: Principal, status_code: int = 200,
+async def _users_page(request: Request, db: Database, principal: Principal, status_code: int = 200,
                       **context: Any) -> HTMLResponse:
-    users = await run_in_threadpool(ops.list_users, request.app.state.db)
+    users = await run_in_threadpool(ops.list_users, db)
     return _page(request, "admin_users.html", principal, status_code, users=users,
                  roles=accounts.USER_ROLES, min_password=accounts.MIN_PASSWORD,
                  values=context.pop("values", None), **context)
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request, principal: AdminPage) -> Response:
-    return await _users_page(request, principal)
+async def users_page(request: Request, db: DbDep, principal: AdminPage) -> Response:
+    return await _users_page(request, db, principal)
 
 
 @router.post("/users", response_class=HTMLResponse)
-async def users_create(request: Request, principal: AdminPage) -> Response:
+async def users_create(request: Request, db: DbDep, principal: AdminPage) -> Response:
     form = await _form(request, principal)
     values = {"username": _text(form, "username"), "role": _text(form, "role")}
     try:
         body = ops.UserIn(username=values["username"], password=str(form.get("password") or ""),
                           role=values["role"] or "moderator")  # type: ignore[arg-type]
-        user = await run_in_threadpool(ops.create_user, request.app.state.db, principal, body)
+        user = await run_in_threadpool(ops.create_user, db, principal, body)
     except (ContentGuardError, ValidationError) as exc:
-        return await _users_page(request, principal, _status(exc), flash=_error(exc),
+        return await _users_page(request, db, principal, _status(exc), flash=_error(exc),
                                  flash_kind="error", values=values)
     return _redirect(request, "users", f"{user.role.capitalize()} {user.username} created.")
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
-async def users_change(request: Request, user_id: str, principal: AdminPage) -> Response:
+async def users_change(request: Request, db: DbDep, user_id: str, principal: AdminPage) -> Response:
     """One route for a row's buttons: `do` = role, disable, enable or password."""
     form = await _form(request, principal)
-    db = request.app.state.db
     action = _text(form, "do")
     try:
         number = row_id_of(user_id, "user_id")
@@ -372,7 +376,7 @@ async def users_change(request: Request, user_id: str, principal: AdminPage) -> 
             raise InvalidRequest(f"unknown action {action!r}")
     except (ContentGuardError, ValidationError) as exc:
         status = _status(exc)
-        return await _users_page(request, principal, status, flash=_error(exc), flash_kind="error")
+        return await _users_page(request, db, principal, status, flash=_error(exc), flash_kind="error")
     return _redirect(request, "users", message)
 
 
@@ -381,14 +385,14 @@ AUDIT_FIELDS = ("actor", "action", "target_type", "target_id", "since", "until")
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, principal: AdminPage, before_id: str = "") -> Response:
+async def audit_page(request: Request, db: DbDep, principal: AdminPage, before_id: str = "") -> Response:
     params = {k: request.query_params.get(k, "").strip() for k in AUDIT_FIELDS}
     where = ops.AuditFilter(**{k: v or None for k, v in params.items()})
     query = urlencode({k: v for k, v in params.items() if v})
     context: dict[str, Any] = {}
     try:
         older = row_id_of(before_id, "before_id") if before_id.strip() else None
-        page = await run_in_threadpool(ops.audit_page, request.app.state.db, where, 100, older)
+        page = await run_in_threadpool(ops.audit_page, db, where, 100, older)
     except ContentGuardError as exc:
         page = ops.AuditPage(entries=[], next_before_id=None)
         context.update(flash=exc.message, flash_kind="error")

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from contentguard import __version__
 from contentguard.errors import Unauthorized
 from contentguard.server.auth import Principal, identify
+from contentguard.server.deps import SettingsDep
 from contentguard.server.safe_request import SafeRoute
 
 HERE = Path(__file__).parent.parent  # server/: templates/ and static/
@@ -78,8 +79,7 @@ def install(app: FastAPI) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> HTMLResponse:
-    settings = request.app.state.settings
+async def index(request: Request, settings: SettingsDep) -> HTMLResponse:
     principal = await page_user()(request)
     return render(
         request,
