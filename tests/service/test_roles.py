@@ -37,7 +37,7 @@ def test_tasks_follow_the_roles_and_moderating_processes_follow_the_policy() -> 
 
 def _statuses(client: TestClient) -> dict[str, int]:
     return {path: client.get(path, follow_redirects=False).status_code
-            for path in ("/healthz", "/login", "/review", "/admin/users", "/static/app.css",
+            for path in ("/healthz", "/login", "/review", "/appeals", "/admin/users", "/static/app.css",
                          "/v1/admin/users", "/v1/results/" + "a" * 32)}
 
 
@@ -49,11 +49,13 @@ def test_an_api_only_process_mounts_no_pages(settings: Settings, tmp_path: Path,
                                                  "roles": ["api"]}),
                      moderator=dummy_moderator, text_moderator=dummy_text_moderator)
     with TestClient(every) as client:
-        assert _statuses(client) == {"/healthz": 200, "/login": 200, "/review": 303, "/admin/users": 303,
+        assert _statuses(client) == {"/healthz": 200, "/login": 200, "/review": 303, "/appeals": 303,
+                                     "/admin/users": 303,
                                      "/static/app.css": 200, "/v1/admin/users": 401,
                                      "/v1/results/" + "a" * 32: 401}
     with TestClient(api) as client:
-        assert _statuses(client) == {"/healthz": 200, "/login": 404, "/review": 404, "/admin/users": 404,
+        assert _statuses(client) == {"/healthz": 200, "/login": 404, "/review": 404, "/appeals": 404,
+                                     "/admin/users": 404,
                                      "/static/app.css": 404, "/v1/admin/users": 404,
                                      "/v1/results/" + "a" * 32: 401}
         documented = set(client.get("/openapi.json").json()["paths"])

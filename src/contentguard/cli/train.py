@@ -23,7 +23,7 @@ def train_text(
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--out", help="Folder for <task>.npz and <task>.json "
-                                                 "(default: the package's text/heads/).")
+                                                 "(default: the package's detectors/text/heads/).")
     ] = None,
     report: Annotated[
         Path, typer.Option("--report-dir", help="Folder for text-<task>.md and .json.")

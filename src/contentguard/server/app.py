@@ -129,7 +129,8 @@ def create_app(
                 app.include_router(router)
     if given & {"api", "review"}:  # platforms file appeals, moderators settle them
         app.include_router(appeals_routes)
-        app.include_router(appeals_page)  # mounted with the API, as it always was
+        if "review" in given:  # the page is the moderators' (an API replica has no sign-in)
+            app.include_router(appeals_page)
     if given & {"ui", "review", "admin"}:  # pages: sign-in and their static files
         app.include_router(routes_auth.router)
         app.mount("/static", StaticFiles(directory=routes_ui.HERE / "static"), name="static")
