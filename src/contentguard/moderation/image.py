@@ -23,6 +23,7 @@ from contentguard.errors import ContentGuardError
 from contentguard.media import DecodedMedia, Frame, decode
 from contentguard.media.thumbnail import thumbnail
 from contentguard.moderation import assemble
+from contentguard.moderation.base import BaseModerator
 from contentguard.moderation.policy import ActivePolicy, Policy, three_way_label
 from contentguard.schemas import Detection, ModelRun, ModerationResult, Outcome
 from contentguard.settings import Settings
@@ -93,7 +94,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-class Moderator:
+class Moderator(BaseModerator):
     """Moderates images and animations with the configured detectors and policy."""
 
     def __init__(
@@ -125,21 +126,6 @@ class Moderator:
             return None
         sizes = [getattr(d, "input_size", 0) for d in self.detectors]
         return self.settings.jpeg_fast_path_factor * max(sizes, default=0) or None
-
-    @property
-    def policy(self) -> Policy:
-        """The policy in force for the next item (`active_policy.current`; it changes only
-        through the service's `PolicyHolder`)."""
-        return self.active_policy.current
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Moderator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- public API --------------------------------------------------------------------
     def moderate(self, data: bytes, source: str = "<bytes>") -> Outcome:

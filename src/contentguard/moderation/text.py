@@ -28,6 +28,7 @@ from contentguard.detectors.base import Signals, TextDetector, warm_up_all
 from contentguard.errors import ContentGuardError, TooLarge
 from contentguard.media.text import Normalized, normalize
 from contentguard.moderation import assemble
+from contentguard.moderation.base import BaseModerator
 from contentguard.moderation.policy import ActivePolicy, Policy
 from contentguard.schemas import Evidence, Label, ModelRun, Outcome, Reason
 from contentguard.settings import Settings
@@ -69,7 +70,7 @@ def chunk_spans(text: str, words: int) -> list[tuple[int, int]]:
     ]
 
 
-class TextModerator:
+class TextModerator(BaseModerator):
     """Moderates texts with the policy's text detectors (those whose `kinds` include text)."""
 
     def __init__(
@@ -88,21 +89,6 @@ class TextModerator:
         self.warm_up_errors = warm_up_all(self.detectors, log)
         workers = settings.text_workers or (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cg-text-prep")
-
-    @property
-    def policy(self) -> Policy:
-        """The policy in force for the next item (`active_policy.current`; it changes only
-        through the service's `PolicyHolder`)."""
-        return self.active_policy.current
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> TextModerator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- public API --------------------------------------------------------------------
     def moderate(self, text: str, source: str = "<text>") -> Outcome:
